@@ -9,7 +9,19 @@ from backend.members.models import AuditEntry, Member, MemberEvent
 from backend.messaging.models import OutboxMessage
 
 __all__ = [
-    "AuditEntry", "Base", "CheckIn", "Conversation", "Gym", "Invoice", "Location", "Member",
-    "MemberEvent", "Message", "OutboxMessage", "Plan", "StaffUser", "Subscription",
+    "AuditEntry",
+    "Base",
+    "CheckIn",
+    "Conversation",
+    "Gym",
+    "Invoice",
+    "Location",
+    "Member",
+    "MemberEvent",
+    "Message",
+    "OutboxMessage",
+    "Plan",
+    "StaffUser",
+    "Subscription",
     "plan_locations",
 ]

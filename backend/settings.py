@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     nlu_confidence_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
 
     checkin_cooldown_hours: int = 3
+    # Replies ready within this many seconds go back in the webhook answer (TwiML).
+    inline_reply_seconds: float = 8.0
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 6
     db_pool_size: int = 10

@@ -10,10 +10,16 @@ from backend.types import BigIntPK, UTCDateTime, utcnow
 
 PLAN_INTERVALS = ("day", "week", "month", "quarter", "year")
 SUBSCRIPTION_STATUSES = (
-    "trialing", "active", "past_due", "suspended", "canceled", "expired", "paused",
+    "trialing",
+    "active",
+    "past_due",
+    "suspended",
+    "canceled",
+    "expired",
+    "paused",
 )
-# Statuses whose holder may come in (past_due is still within the grace period).
-ACCESS_STATUSES = ("trialing", "active", "past_due")
+# Statuses whose holder may come in; past_due (an overdue invoice) is refused with what is owed.
+ACCESS_STATUSES = ("trialing", "active")
 INVOICE_STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 
 plan_locations = Table(

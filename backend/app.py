@@ -1,0 +1,70 @@
+"""The FastAPI application factory: error handling, health, and the routers it is given."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _error(status: int, code: str, es: str, en: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": {"es": es, "en": en}}}, status_code=status
+    )
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return JSONResponse(exc.as_json(), status_code=exc.status_code)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+    return _error(422, "invalid_input", f"Datos inválidos: {fields}", f"Invalid input: {fields}")
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _error(404, "not_found", "No encontrado.", "Not found.")
+    if exc.status_code == 405:
+        return _error(405, "method_not_allowed", "Método no permitido.", "Method not allowed.")
+    return _error(exc.status_code, "http_error", str(exc.detail), str(exc.detail))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _error(
+        500,
+        "internal_error",
+        "Ocurrió un error; inténtalo de nuevo.",
+        "Something went wrong; please try again.",
+    )
+
+
+async def _health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(routers: Sequence[APIRouter], lifespan: Lifespan | None = None) -> FastAPI:
+    app = FastAPI(title="GoGym", version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_api_route("/healthz", _health, methods=["GET"], tags=["ops"])
+    for router in routers:
+        app.include_router(router)
+    return app

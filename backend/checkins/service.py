@@ -1,0 +1,151 @@
+"""Checking a member in: access rules, the 3-hour cooldown, and visit statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.billing.models import ACCESS_STATUSES, Invoice
+from backend.billing.service import current_holding, open_invoices, plan_covers
+from backend.checkins.codes import daily_code
+from backend.checkins.models import CheckIn
+from backend.gyms.models import Gym, Location
+from backend.members.models import Member
+from backend.members.service import audit, record_event
+
+STATS_WINDOW = timedelta(weeks=53)
+
+
+class CheckInRefused(Exception):
+    """Base of the reasons a check-in is refused; flows turn each into a friendly reply."""
+
+
+@dataclass
+class NoAccess(CheckInRefused):
+    owed_cents: int
+    open_invoices: Sequence[Invoice]
+    expired_on: datetime | None  # set when the last membership simply ended
+
+
+@dataclass
+class AlreadyCheckedIn(CheckInRefused):
+    at: datetime
+    location_id: int
+
+
+@dataclass
+class LocationNotCovered(CheckInRefused):
+    plan_name: str
+
+
+@dataclass(frozen=True)
+class VisitStats:
+    visits_this_month: int
+    week_streak: int
+
+
+@dataclass(frozen=True)
+class CheckInOutcome:
+    check_in: CheckIn
+    stats: VisitStats
+
+
+def code_matches(secret_key: str, location: Location, code: str, local_day: date) -> bool:
+    return code == daily_code(secret_key, location.id, local_day)
+
+
+def compute_stats(times: Sequence[datetime], tz: ZoneInfo, now: datetime) -> VisitStats:
+    """Visits in the current local month and consecutive local weeks with a visit.
+
+    The current week counts once it has a visit; an empty current week does not break
+    the streak yet (the member still has days left to come).
+    """
+    local_now = now.astimezone(tz)
+    local = [t.astimezone(tz) for t in times]
+    month = sum(1 for t in local if (t.year, t.month) == (local_now.year, local_now.month))
+    weeks = {t.date() - timedelta(days=t.weekday()) for t in local}
+    week = local_now.date() - timedelta(days=local_now.weekday())
+    if week not in weeks:
+        week -= timedelta(weeks=1)
+    streak = 0
+    while week in weeks:
+        streak += 1
+        week -= timedelta(weeks=1)
+    return VisitStats(month, streak)
+
+
+async def recent_visits(
+    session: AsyncSession, gym_id: int, member_id: int, now: datetime
+) -> list[tuple[datetime, int]]:
+    """(time, location_id) of the member's visits in the stats window, newest first."""
+    rows = await session.execute(
+        select(CheckIn.checked_in_at, CheckIn.location_id)
+        .where(
+            CheckIn.gym_id == gym_id,
+            CheckIn.member_id == member_id,
+            CheckIn.checked_in_at >= now - STATS_WINDOW,
+        )
+        .order_by(CheckIn.checked_in_at.desc())
+    )
+    return [(t, loc) for t, loc in rows.all()]
+
+
+async def check_in(
+    session: AsyncSession,
+    *,
+    gym: Gym,
+    member: Member,
+    location: Location,
+    method: str,
+    now: datetime,
+    cooldown: timedelta,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> CheckInOutcome:
+    """Record a visit if the member may come in; raise a CheckInRefused otherwise."""
+    holding = await current_holding(session, member.id)
+    if (
+        holding is None
+        or holding.subscription.status not in ACCESS_STATUSES
+        or holding.subscription.current_period_end <= now
+    ):
+        invoices = await open_invoices(session, member.id)
+        expired = holding.subscription.current_period_end if holding else None
+        raise NoAccess(sum(i.total_cents for i in invoices), invoices, expired)
+    if not await plan_covers(session, holding.plan, location.id):
+        raise LocationNotCovered(holding.plan.name)
+
+    visits = await recent_visits(session, gym.id, member.id, now)
+    if visits and now - visits[0][0] < cooldown:
+        raise AlreadyCheckedIn(*visits[0])
+
+    visit = CheckIn(
+        gym_id=gym.id,
+        member_id=member.id,
+        location_id=location.id,
+        method=method,
+        checked_in_at=now,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    session.add(visit)
+    await session.flush()
+    await record_event(
+        session, gym.id, member.id, "visit", {"location_id": location.id, "method": method}, now
+    )
+    await audit(
+        session,
+        gym.id,
+        f"member:{member.id}",
+        "access.checked_in",
+        "check_in",
+        visit.id,
+        {"location_id": location.id, "method": method},
+    )
+    stats = compute_stats([now, *(t for t, _ in visits)], ZoneInfo(gym.timezone), now)
+    return CheckInOutcome(visit, stats)

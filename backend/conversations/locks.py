@@ -1,0 +1,56 @@
+"""One member's messages are handled one at a time; different members in parallel.
+
+PostgreSQL: a transaction-scoped advisory lock keyed by the conversation, so it holds
+across API replicas and is released by commit or rollback. SQLite (embedded, one process):
+an asyncio lock per conversation held around the whole transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.db import transaction
+
+
+def lock_key(*parts: str) -> int:
+    """A stable signed 64-bit key (PostgreSQL advisory locks take a bigint)."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class ConversationLocks:
+    def __init__(self) -> None:
+        self._local: dict[int, asyncio.Lock] = {}
+        self._waiters: dict[int, int] = {}
+
+    @asynccontextmanager
+    async def _local_lock(self, key: int) -> AsyncIterator[None]:
+        lock = self._local.setdefault(key, asyncio.Lock())
+        self._waiters[key] = self._waiters.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiters[key] -= 1
+            if not self._waiters[key]:  # forget idle conversations
+                del self._waiters[key], self._local[key]
+
+    @asynccontextmanager
+    async def turn(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *parts: str
+    ) -> AsyncIterator[AsyncSession]:
+        """A transaction in which this conversation is held exclusively."""
+        key = lock_key(*parts)
+        if sessionmaker.kw["bind"].dialect.name == "postgresql":
+            async with transaction(sessionmaker) as session:
+                await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                yield session
+        else:
+            async with self._local_lock(key), transaction(sessionmaker) as session:
+                yield session

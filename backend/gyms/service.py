@@ -1,0 +1,80 @@
+"""Gyms, their locations and plans, looked up by the number members write to."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.billing.models import Plan
+from backend.gyms.models import Gym, Location
+
+EARTH_RADIUS_M = 6_371_000
+
+
+async def gym_by_number(session: AsyncSession, number: str) -> Gym | None:
+    return await session.scalar(select(Gym).where(Gym.whatsapp_number == number))
+
+
+async def gym_by_slug(session: AsyncSession, slug: str) -> Gym | None:
+    return await session.scalar(select(Gym).where(Gym.slug == slug))
+
+
+async def locations_of(session: AsyncSession, gym_id: int) -> Sequence[Location]:
+    rows = await session.scalars(
+        select(Location).where(Location.gym_id == gym_id).order_by(Location.id)
+    )
+    return rows.all()
+
+
+async def public_plans(session: AsyncSession, gym_id: int) -> Sequence[Plan]:
+    rows = await session.scalars(
+        select(Plan)
+        .where(Plan.gym_id == gym_id, Plan.public.is_(True), Plan.active.is_(True))
+        .order_by(Plan.price_cents)
+    )
+    return rows.all()
+
+
+def local_now(gym: Gym, now: datetime) -> datetime:
+    return now.astimezone(ZoneInfo(gym.timezone))
+
+
+def local_today(gym: Gym, now: datetime) -> date:
+    return local_now(gym, now).date()
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine) in meters."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True)
+class NearestLocation:
+    location: Location
+    meters: float
+
+    @property
+    def inside(self) -> bool:
+        return self.meters <= self.location.radius_m
+
+
+def nearest_location(
+    locations: Sequence[Location], latitude: float, longitude: float
+) -> NearestLocation | None:
+    ranked = sorted(
+        (
+            NearestLocation(loc, distance_m(latitude, longitude, loc.latitude, loc.longitude))
+            for loc in locations
+        ),
+        key=lambda n: n.meters,
+    )
+    return ranked[0] if ranked else None

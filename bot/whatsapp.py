@@ -1,0 +1,136 @@
+"""WhatsApp over Twilio: the inbound webhook (TwiML answer) and the delivery-status webhook.
+
+Both check `X-Twilio-Signature` against PUBLIC_BASE_URL + path, never the internal URL
+(behind a proxy they differ); a forged or unsigned request gets 403 and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Depends, Request, Response
+from twilio.twiml.messaging_response import MessagingResponse
+
+from backend.conversations.service import apply_delivery_status
+from backend.db import transaction
+from backend.errors import Forbidden, InvalidInput
+from backend.integrations.twilio import TwilioSignature
+from backend.settings import Settings
+from dialogs.messages import GeoPoint, InboundMessage, Media, TurnResult
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+MAX_MEDIA = 10
+Handler = Callable[[InboundMessage], Awaitable[TurnResult]]
+
+
+class BadTwilioRequest(InvalidInput):
+    status_code = 400
+    code = "bad_request"
+
+
+def _public_url(settings: Settings, request: Request) -> str:
+    url = settings.public_base_url.rstrip("/") + request.url.path
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+async def signed_form(request: Request) -> dict[str, str]:
+    """The request's form fields, if and only if Twilio signed them."""
+    settings: Settings = request.app.state.settings
+    signer: TwilioSignature = request.app.state.twilio_signature
+    try:
+        form = await request.form()
+    except Exception as exc:  # malformed multipart or encoding
+        raise BadTwilioRequest("Formulario inválido.", "Malformed form body.") from exc
+    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signer.is_valid(_public_url(settings, request), params, signature):
+        raise Forbidden("Firma de Twilio inválida.", "Invalid Twilio signature.")
+    return params
+
+
+def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
+    """Twilio's WhatsApp webhook fields → a channel-free InboundMessage."""
+    sid, sender, to = form.get("MessageSid", ""), form.get("From", ""), form.get("To", "")
+    if not sid or not sender or not to:
+        raise BadTwilioRequest(
+            "Faltan MessageSid, From o To.", "MessageSid, From and To are required."
+        )
+    try:
+        num_media = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+    except ValueError as exc:
+        raise BadTwilioRequest("NumMedia inválido.", "Invalid NumMedia.") from exc
+    media = tuple(
+        Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+        for i in range(num_media)
+        if form.get(f"MediaUrl{i}")
+    )
+    location = None
+    if form.get("Latitude") and form.get("Longitude"):
+        try:
+            lat, lng = float(form["Latitude"]), float(form["Longitude"])
+        except ValueError as exc:
+            raise BadTwilioRequest("Ubicación inválida.", "Invalid location.") from exc
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise BadTwilioRequest("Ubicación fuera de rango.", "Location out of range.")
+        location = GeoPoint(lat, lng)
+    return InboundMessage(
+        channel=CHANNEL,
+        sender=sender,
+        gym=to,
+        text=form.get("Body", ""),
+        provider_id=sid,
+        media=media,
+        location=location,
+        profile_name=form.get("ProfileName") or None,
+    )
+
+
+def twiml(result: TurnResult) -> Response:
+    response = MessagingResponse()
+    for reply in result.replies:
+        message = response.message(reply.text)
+        if reply.media_url:
+            message.media(reply.media_url)
+    return Response(str(response), media_type="application/xml")
+
+
+def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
+    api = APIRouter(tags=["webhooks"])
+
+    @api.post("/webhooks/twilio/whatsapp", summary="Twilio WhatsApp inbound message")
+    async def whatsapp_inbound(
+        request: Request, form: dict[str, str] = Depends(signed_form)
+    ) -> Response:
+        message = parse_inbound(form)
+        settings: Settings = request.app.state.settings
+        task = asyncio.ensure_future(handler_of(request)(message))
+        try:
+            # Twilio waits ~15 s; past our deadline the turn finishes on its own and its
+            # replies leave through the outbox (the engine decides that before commit).
+            result = await asyncio.wait_for(
+                asyncio.shield(task), timeout=settings.inline_reply_seconds + 2
+            )
+        except TimeoutError:
+            request.app.state.background.add(task)
+            task.add_done_callback(request.app.state.background.discard)
+            return twiml(TurnResult(queued=True))
+        return twiml(result)
+
+    @api.post("/webhooks/twilio/status", summary="Twilio message delivery status")
+    async def whatsapp_status(
+        request: Request, form: dict[str, str] = Depends(signed_form)
+    ) -> Response:
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if not sid or not status:
+            raise BadTwilioRequest(
+                "Faltan MessageSid o MessageStatus.", "MessageSid and MessageStatus are required."
+            )
+        async with transaction(request.app.state.sessionmaker) as session:
+            await apply_delivery_status(session, CHANNEL, sid, status, form.get("ErrorCode"))
+        return Response(status_code=204)
+
+    return api

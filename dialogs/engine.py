@@ -1,0 +1,279 @@
+"""The dialogue manager: one inbound message in, replies out, in one transaction.
+
+The turn runs under the conversation's lock: a re-delivered message (same provider id)
+returns the replies stored the first time and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.conversations.locks import ConversationLocks
+from backend.conversations.models import Conversation, Message
+from backend.conversations.service import (
+    conversation_for,
+    find_inbound,
+    log_message,
+    replies_to,
+)
+from backend.db import transaction
+from backend.errors import InvalidInput, NotFound
+from backend.gyms.models import Gym
+from backend.gyms.service import gym_by_number
+from backend.members.service import create_prospect, member_by_phone, record_event
+from backend.messaging.service import queue_message
+from backend.phones import InvalidPhone, normalize_phone, strip_channel
+from backend.settings import Settings
+from backend.types import utcnow
+from dialogs.catalog import t
+from dialogs.flows import FLOWS, INTENT_FLOWS
+from dialogs.flows.onboarding import ONBOARDING, PROSPECT_GREET
+from dialogs.messages import InboundMessage, OutboundMessage, TurnResult
+from dialogs.nlu.classifier import IntentModel, NluResult
+from dialogs.nlu.normalize import normalize
+from dialogs.turn import END, PASS, Flow, Turn
+
+# Words that always leave the current flow and show the menu.
+ESCAPE_WORDS = frozenset({"menu", "salir", "cancelar", "inicio", "ayuda", "help", "exit"})
+MAX_TEXT_CHARS = 1600
+
+
+class DialogueEngine:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        nlu: IntentModel,
+        locks: ConversationLocks | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.nlu = nlu
+        self.locks = locks or ConversationLocks()
+        self.clock = clock
+
+    async def handle(self, msg: InboundMessage) -> TurnResult:
+        started = time.monotonic()
+        try:
+            phone = normalize_phone(msg.sender)
+            gym_number = normalize_phone(strip_channel(msg.gym), default_region="US")
+        except InvalidPhone as exc:
+            raise InvalidInput("Número de teléfono inválido.", "Invalid phone number.") from exc
+        nlu = self.nlu.parse(msg.text[:MAX_TEXT_CHARS])
+        try:
+            async with self.locks.turn(self.sessionmaker, msg.channel, gym_number, phone) as s:
+                return await self._turn(s, msg, nlu, phone, gym_number, started)
+        except IntegrityError:
+            # Only a concurrent twin delivery gets here (the unique provider id held): answer
+            # what the first one stored.
+            async with transaction(self.sessionmaker) as session:
+                stored = await find_inbound(session, msg.channel, msg.provider_id)
+                if stored is None:
+                    raise
+                return await _stored_result(session, stored)
+
+    async def _turn(
+        self,
+        session: AsyncSession,
+        msg: InboundMessage,
+        nlu: NluResult,
+        phone: str,
+        gym_number: str,
+        started: float,
+    ) -> TurnResult:
+        stored = await find_inbound(session, msg.channel, msg.provider_id)
+        if stored is not None:
+            return await _stored_result(session, stored)
+        gym = await gym_by_number(session, gym_number)
+        if gym is None:
+            raise NotFound(
+                "Este número no pertenece a ningún gimnasio.",
+                "This number does not belong to any gym.",
+            )
+        now = self.clock()
+        member = await member_by_phone(session, gym.id, phone)
+        lang = nlu.language or (member.locale if member else "es")
+        if member is None:
+            if not gym.enrollment_open:
+                return await self._closed_enrollment(session, gym, msg, nlu, lang, now)
+            member = await create_prospect(session, gym, phone, msg.sender, lang, now)
+        elif nlu.language and nlu.language != member.locale and len(msg.text.split()) >= 3:
+            member.locale = nlu.language
+        inbound = _log_inbound(session, gym.id, member.id, msg, nlu, now)
+        convo = await conversation_for(session, gym.id, member.id, msg.channel, now)
+        turn = Turn(
+            session=session,
+            settings=self.settings,
+            gym=gym,
+            member=member,
+            conversation=convo,
+            message=msg,
+            nlu=nlu,
+            lang=lang,
+            now=now,
+            slots=dict(convo.slots or {}),
+        )
+        await self._dispatch(turn)
+        _save_state(convo, turn, now)
+        await record_event(
+            session,
+            gym.id,
+            member.id,
+            "message_in",
+            {"intent": nlu.intent, "channel": msg.channel},
+            now,
+        )
+        await session.flush()
+        inline = time.monotonic() - started < self.settings.inline_reply_seconds
+        for text in turn.replies:
+            if inline:
+                log_message(
+                    session,
+                    gym_id=gym.id,
+                    member_id=member.id,
+                    channel=msg.channel,
+                    direction="out",
+                    address=msg.sender,
+                    body=text,
+                    now=now,
+                    reply_to=inbound,
+                    status="inline",
+                )
+            else:  # too late for the webhook's answer: send through the outbox instead
+                await queue_message(
+                    session,
+                    gym_id=gym.id,
+                    member_id=member.id,
+                    channel=msg.channel,
+                    to=msg.sender,
+                    from_=msg.gym,
+                    body=text,
+                    now=now,
+                    reply_to=inbound,
+                )
+        if inline:
+            return TurnResult([OutboundMessage(text) for text in turn.replies])
+        return TurnResult(queued=True)
+
+    async def _closed_enrollment(
+        self,
+        session: AsyncSession,
+        gym: Gym,
+        msg: InboundMessage,
+        nlu: NluResult,
+        lang: str,
+        now: datetime,
+    ) -> TurnResult:
+        """Unknown number, closed enrollment: answer politely and record no member."""
+        inbound = _log_inbound(session, gym.id, None, msg, nlu, now)
+        await session.flush()
+        text = t(lang, "enrollment_closed", gym=gym.name)
+        log_message(
+            session,
+            gym_id=gym.id,
+            member_id=None,
+            channel=msg.channel,
+            direction="out",
+            address=msg.sender,
+            body=text,
+            now=now,
+            reply_to=inbound,
+            status="inline",
+        )
+        return TurnResult([OutboundMessage(text)])
+
+    async def _dispatch(self, turn: Turn) -> None:
+        convo, msg = turn.conversation, turn.message
+        if convo.flow and convo.expires_at and convo.expires_at <= turn.now:
+            convo.flow, convo.state, turn.slots = None, None, {}
+        if normalize(msg.text) in ESCAPE_WORDS:
+            convo.flow, convo.state, turn.slots = None, None, {}
+        elif len(msg.text) > MAX_TEXT_CHARS:
+            turn.say("too_long")
+            return
+        elif not msg.text.strip() and msg.location is None:
+            turn.say("media_unsupported" if msg.media else "fallback")
+            return
+
+        if convo.flow and convo.state:
+            flow = FLOWS.get(convo.flow)
+            handler = flow.states.get(convo.state) if flow else None
+            if flow and handler:
+                outcome = await handler(turn)
+                if outcome != PASS:
+                    _move(turn, flow, outcome)
+                    return
+            convo.flow, convo.state, turn.slots = None, None, {}
+
+        flow = self._route(turn)
+        _move(turn, flow, await flow.start(turn))
+
+    def _route(self, turn: Turn) -> Flow:
+        member = turn.member
+        if member.status == "prospect" and member.name is None:
+            return ONBOARDING
+        if turn.message.location is not None:
+            return INTENT_FLOWS["check_in"]
+        if member.status == "prospect" and turn.intent == "greet":
+            return PROSPECT_GREET
+        return INTENT_FLOWS.get(turn.intent, INTENT_FLOWS["out_of_scope"])
+
+
+def _move(turn: Turn, flow: Flow, outcome: str) -> None:
+    convo = turn.conversation
+    if outcome in (END, PASS):
+        convo.flow, convo.state, convo.expires_at, turn.slots = None, None, None, {}
+    else:
+        convo.flow, convo.state = flow.name, outcome
+        convo.expires_at = turn.now + flow.timeout
+
+
+def _save_state(convo: Conversation, turn: Turn, now: datetime) -> None:
+    convo.slots = dict(turn.slots)  # reassign: JSON columns don't track in-place edits
+    convo.last_inbound_at = now
+    convo.updated_at = now
+
+
+def _log_inbound(
+    session: AsyncSession,
+    gym_id: int,
+    member_id: int | None,
+    msg: InboundMessage,
+    nlu: NluResult,
+    now: datetime,
+) -> Message:
+    media: list[dict[str, Any]] | None = [
+        {"url": m.url, "content_type": m.content_type} for m in msg.media
+    ] or None
+    if msg.location is not None:
+        media = [
+            *(media or []),
+            {"latitude": msg.location.latitude, "longitude": msg.location.longitude},
+        ]
+    return log_message(
+        session,
+        gym_id=gym_id,
+        member_id=member_id,
+        channel=msg.channel,
+        direction="in",
+        address=msg.sender,
+        body=msg.text,
+        now=now,
+        provider_id=msg.provider_id,
+        media=media,
+        intent=nlu.intent,
+        confidence=round(nlu.confidence, 4),
+    )
+
+
+async def _stored_result(session: AsyncSession, inbound: Message) -> TurnResult:
+    replies = await replies_to(session, inbound.id)
+    inline = [OutboundMessage(r.body) for r in replies if r.status == "inline"]
+    return TurnResult(inline, duplicate=True, queued=len(inline) < len(replies))

@@ -1,0 +1,155 @@
+"""Small talk, help, info answers, and the fallback that asks instead of guessing."""
+
+from __future__ import annotations
+
+from backend.billing.service import covered_location_ids
+from backend.gyms.service import local_now, locations_of, public_plans
+from dialogs import format as fmt
+from dialogs.turn import END, Flow, Turn
+
+# Intents whose capability arrives in a later release: answered honestly, never guessed.
+NOT_YET_INTENTS = frozenset(
+    {
+        "ask_balance",
+        "pay",
+        "request_invoice",
+        "referral_code",
+        "referral_redeem",
+        "body_scan",
+        "my_progress",
+        "change_plan",
+        "cancel_membership",
+        "freeze_membership",
+        "opt_out",
+        "human_handoff",
+        "privacy_request",
+        "class_schedule",
+        "book_class",
+    }
+)
+CLARIFY_MIN = 0.15
+
+
+async def greet(turn: Turn) -> str:
+    name = (turn.member.name or "").split(" ")[0]
+    turn.say("greet_member", name=name) if name else turn.say("help")
+    return END
+
+
+async def help_(turn: Turn) -> str:
+    turn.say("help")
+    return END
+
+
+async def thanks(turn: Turn) -> str:
+    turn.say("thanks")
+    return END
+
+
+async def goodbye(turn: Turn) -> str:
+    turn.say("goodbye")
+    return END
+
+
+async def affirm(turn: Turn) -> str:
+    turn.say("affirm_no_context")
+    return END
+
+
+async def deny(turn: Turn) -> str:
+    turn.say("deny_no_context")
+    return END
+
+
+async def not_yet(turn: Turn) -> str:
+    phone = f" ({turn.gym.phone})" if turn.gym.phone else ""
+    turn.say("not_yet", phone=phone)
+    return END
+
+
+async def fallback(turn: Turn) -> str:
+    """Below the confidence threshold: offer the two likeliest intents we can act on."""
+    options = [
+        intent
+        for intent, score in turn.nlu.candidates
+        if score >= CLARIFY_MIN and intent not in NOT_YET_INTENTS and intent != "out_of_scope"
+    ]
+    if len(options) >= 2:
+        first, second = (_intent_label(turn, i) for i in options[:2])
+        turn.say("clarify", first=first, second=second)
+    else:
+        turn.say("fallback")
+    return END
+
+
+def _intent_label(turn: Turn, intent: str) -> str:
+    key = f"intent_{intent}"
+    try:
+        return turn.text(key)
+    except KeyError:
+        return turn.text("intent_other")
+
+
+async def plan_lines(turn: Turn) -> str:
+    plans = await public_plans(turn.session, turn.gym.id)
+    locations = {loc.id: loc.name for loc in await locations_of(turn.session, turn.gym.id)}
+    lines = []
+    for plan in plans:
+        where = ""
+        if not plan.all_locations:
+            covered = await _covered_names(turn, plan.id, locations)
+            where = turn.text("plan_only_at", locations=covered)
+        lines.append(
+            turn.text(
+                "plan_line",
+                name=plan.name,
+                price=fmt.money(plan.price_cents),
+                interval=turn.text(f"interval_{plan.interval}"),
+                where=where,
+            )
+        )
+    return "\n".join(lines)
+
+
+async def _covered_names(turn: Turn, plan_id: int, names: dict[int, str]) -> str:
+    ids = await covered_location_ids(turn.session, plan_id)
+    return fmt.join_list([names[i] for i in ids if i in names], turn.text("and"))
+
+
+async def plan_info(turn: Turn) -> str:
+    turn.say("plans_intro", plans=await plan_lines(turn))
+    return END
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def gym_info(turn: Turn) -> str:
+    today = _WEEKDAYS[local_now(turn.gym, turn.now).weekday()]
+    blocks = []
+    for loc in await locations_of(turn.session, turn.gym.id):
+        span = (loc.hours or {}).get(today)
+        hours = f"{span[0]}–{span[1]}" if span else turn.text("closed_today")
+        blocks.append(
+            turn.text(
+                "location_line",
+                name=loc.name,
+                address=loc.address,
+                hours=hours,
+                map=f"https://maps.google.com/?q={loc.latitude},{loc.longitude}",
+            )
+        )
+    turn.say("gym_info", gym=turn.gym.name, locations="\n".join(blocks))
+    return END
+
+
+GREET = Flow("greet", greet)
+HELP = Flow("help", help_)
+THANKS = Flow("thanks", thanks)
+GOODBYE = Flow("goodbye", goodbye)
+AFFIRM = Flow("affirm", affirm)
+DENY = Flow("deny", deny)
+NOT_YET = Flow("not_yet", not_yet)
+FALLBACK = Flow("fallback", fallback)
+PLAN_INFO = Flow("plan_info", plan_info)
+GYM_INFO = Flow("gym_info", gym_info)

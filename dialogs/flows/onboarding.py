@@ -1,0 +1,94 @@
+"""A number the gym doesn't know: welcome, ask the name, show plans, offer a trial day."""
+
+from __future__ import annotations
+
+import re
+
+from backend.billing.service import TrialAlreadyUsed, grant_trial_pass, has_any_subscription
+from backend.gyms.service import locations_of
+from backend.members.service import audit
+from dialogs.flows.common import plan_lines
+from dialogs.turn import END, PASS, Flow, Turn
+
+_NAME_PREFIX = re.compile(
+    r"^\s*(hola[,!.\s]*)?(me llamo|mi nombre es|soy|my name is|i am|i'm|im|it's|its)\s+", re.I
+)
+_NAME_WORD = re.compile(r"^[A-Za-zÀ-ÿñÑ][A-Za-zÀ-ÿñÑ'.-]{0,24}$")
+# Replies that are not names even when they look like one word.
+_NOT_NAMES = frozenset({"hola", "si", "sí", "no", "ok", "va", "gracias", "ayuda", "help", "hi"})
+MAX_TRIES = 2
+
+
+def extract_name(text: str) -> str | None:
+    """'me llamo ana lópez' → 'Ana López'; None when the text doesn't read as a name."""
+    cleaned = _NAME_PREFIX.sub("", text.strip()).strip(" .!¡,")
+    words = cleaned.split()
+    if not 1 <= len(words) <= 4 or not all(_NAME_WORD.match(w) for w in words):
+        return None
+    if words[0].lower() in _NOT_NAMES:
+        return None
+    return " ".join(w[:1].upper() + w[1:].lower() for w in words)
+
+
+async def start(turn: Turn) -> str:
+    turn.say("welcome_prospect", gym=turn.gym.name)
+    return "ask_name"
+
+
+async def ask_name(turn: Turn) -> str:
+    name = None if turn.intent in ("greet", "check_in") else extract_name(turn.message.text)
+    if name is None:
+        tries = turn.slots.get("tries", 0) + 1
+        if tries > MAX_TRIES:
+            return PASS
+        turn.slots["tries"] = tries
+        turn.say("ask_name_again")
+        return "ask_name"
+    turn.member.name = name
+    await audit(
+        turn.session,
+        turn.gym.id,
+        f"member:{turn.member.id}",
+        "member.name_given",
+        "member",
+        turn.member.id,
+    )
+    turn.say("plans_offer", name=name.split(" ")[0], plans=await plan_lines(turn))
+    turn.slots.pop("tries", None)
+    return "offer_trial"
+
+
+async def offer_trial(turn: Turn) -> str:
+    if turn.intent == "affirm":
+        try:
+            await grant_trial_pass(turn.session, turn.gym, turn.member, turn.now)
+        except TrialAlreadyUsed:
+            turn.say("trial_used")
+            return END
+        names = [
+            f"• {loc.name}: {loc.address}" for loc in await locations_of(turn.session, turn.gym.id)
+        ]
+        turn.say("trial_granted", locations="\n".join(names))
+        return END
+    if turn.intent == "deny":
+        turn.say("trial_declined")
+        return END
+    if turn.intent != "out_of_scope" or turn.slots.get("tries"):
+        return PASS
+    turn.slots["tries"] = 1
+    turn.say("offer_trial_again")
+    return "offer_trial"
+
+
+async def returning_prospect(turn: Turn) -> str:
+    """A named prospect says hi again: greet and, if they never had a pass, offer one."""
+    turn.say("greet_prospect", name=(turn.member.name or "").split(" ")[0])
+    if await has_any_subscription(turn.session, turn.member.id):
+        turn.say("help")
+        return END
+    turn.say("offer_trial")
+    return "offer_trial"
+
+
+ONBOARDING = Flow("onboarding", start, {"ask_name": ask_name, "offer_trial": offer_trial})
+PROSPECT_GREET = Flow("prospect_greet", returning_prospect, {"offer_trial": offer_trial})

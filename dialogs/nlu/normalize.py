@@ -1,0 +1,39 @@
+"""Text normalization shared by training and prediction."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_CHARS = 500
+
+# Emojis that carry an intent on WhatsApp; every other emoji is dropped.
+EMOJI_WORDS = {
+    "👍": " si ",
+    "👌": " ok ",
+    "✅": " si ",
+    "🙏": " gracias ",
+    "👋": " hola ",
+    "❌": " no ",
+    "👎": " no ",
+    "🤝": " gracias ",
+}
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_NON_TEXT = re.compile(r"[^a-z0-9ñ$@#\-\s]")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalize(text: str) -> str:
+    """Lowercase, fold accents, squeeze repeated letters and spaces, map intent emojis."""
+    text = text[: MAX_CHARS * 2]
+    for emoji, word in EMOJI_WORDS.items():
+        text = text.replace(emoji, word)
+    text = strip_accents(text.lower().replace("ñ", "\0")).replace("\0", "ñ")
+    text = _REPEATS.sub(r"\1", text)
+    text = _NON_TEXT.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()[:MAX_CHARS]

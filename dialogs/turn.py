@@ -1,0 +1,60 @@
+"""One turn of a conversation: what flows read (the member, the message, NLU) and write."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.conversations.models import Conversation
+from backend.gyms.models import Gym
+from backend.members.models import Member
+from backend.settings import Settings
+from dialogs.catalog import t
+from dialogs.messages import InboundMessage
+from dialogs.nlu.classifier import NluResult
+
+END = "__end__"  # the flow is over
+PASS = "__pass__"  # not for this flow: end it and route the message by intent
+
+
+@dataclass
+class Turn:
+    session: AsyncSession
+    settings: Settings
+    gym: Gym
+    member: Member
+    conversation: Conversation
+    message: InboundMessage
+    nlu: NluResult
+    lang: str
+    now: datetime
+    slots: dict[str, Any] = field(default_factory=dict)
+    replies: list[str] = field(default_factory=list)
+
+    def say(self, key: str, **values: Any) -> None:
+        self.replies.append(t(self.lang, key, **values))
+
+    def text(self, key: str, **values: Any) -> str:
+        return t(self.lang, key, **values)
+
+    @property
+    def intent(self) -> str:
+        return self.nlu.intent
+
+
+Handler = Callable[[Turn], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A declarative flow: `start` runs on entry; each state's handler returns the next
+    state, END, or PASS. An unanswered flow times out and the next message starts fresh."""
+
+    name: str
+    start: Handler
+    states: Mapping[str, Handler] = field(default_factory=dict)
+    timeout: timedelta = timedelta(minutes=15)

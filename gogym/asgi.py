@@ -1,0 +1,5 @@
+"""`uvicorn gogym.asgi:app` — the API process, configured from the environment."""
+
+from gogym.server import build_app
+
+app = build_app()

@@ -1,0 +1,200 @@
+"""`gogym`: the one entry point (serve, worker, demo, chat, seed, migrate, checkin-code, nlu)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import date
+
+import typer
+import uvicorn
+from arq.worker import run_worker
+
+from backend import migrate as migrations
+from backend.checkins.codes import checkin_text, daily_code, whatsapp_link
+from backend.db import make_engine, make_sessionmaker, transaction
+from backend.gyms.service import gym_by_slug, local_today, locations_of
+from backend.seed import seed_demo, seed_members
+from backend.settings import get_settings
+from backend.types import utcnow
+from dialogs.nlu.classifier import load_or_train, train_and_save
+from dialogs.nlu.evaluate import cross_validate
+from gogym.chat import ChatClient, run_console
+from workers.settings import WorkerSettings
+
+app = typer.Typer(
+    help="GoGym: gym management with WhatsApp as the member's front desk.", no_args_is_help=True
+)
+nlu_app = typer.Typer(help="Train, try and evaluate the NLU.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")
+
+DEMO_PHONE = "+5215512345678"
+DEMO_NUMBER = "+14155238886"
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False
+) -> None:
+    """Run the API (webhooks included)."""
+    uvicorn.run(
+        "gogym.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker (needs REDIS_URL): outbox sender, crons."""
+
+    if not get_settings().redis_url:
+        typer.echo("REDIS_URL is not set: in the embedded mode jobs run inside `gogym serve`.")
+        raise typer.Exit(2)
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+@app.command()
+def migrate(revision: str = "head", downgrade: bool = False) -> None:
+    """Apply (or roll back) the database migrations."""
+    if downgrade:
+        migrations.downgrade(revision=revision if revision != "head" else "base")
+    else:
+        migrations.upgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+async def _seed(demo: bool, members: int, rng_seed: int, gym_slug: str) -> None:
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            if demo:
+                result = await seed_demo(session, members=members, rng_seed=rng_seed)
+            else:
+                gym = await gym_by_slug(session, gym_slug)
+                if gym is None:
+                    typer.echo(f"no gym '{gym_slug}': run `gogym seed --demo` first")
+                    raise typer.Exit(1)
+                result = await seed_members(session, gym.id, members=members, rng_seed=rng_seed)
+    finally:
+        await engine.dispose()
+    typer.echo(
+        f"seeded: {result.members} members, {result.check_ins} visits, {result.invoices} invoices"
+    )
+    if result.owner_password:
+        typer.echo(f"owner login: {result.owner_email} / {result.owner_password}")
+
+
+@app.command()
+def seed(
+    demo: bool = typer.Option(False, help="Create the demo gym (idempotent)."),
+    members: int = typer.Option(300, help="Generated members with 12 months of history."),
+    rng_seed: int = typer.Option(7, help="Random seed (same seed, same gym)."),
+    gym: str = typer.Option("demo", help="Gym slug to add generated members to."),
+) -> None:
+    """Create the demo gym and/or generate realistic members with history."""
+    asyncio.run(_seed(demo, members, rng_seed, gym))
+
+
+@app.command()
+def demo(port: int = 8000, members: int = 300) -> None:
+    """Migrate the embedded database, seed the demo gym, and serve."""
+    migrations.upgrade()
+    asyncio.run(_seed(True, members, 7, "demo"))
+    typer.echo(
+        f"\nGoGym demo is starting on http://127.0.0.1:{port}\n"
+        f"Chat as Ana (active Premium member):   gogym chat --phone {DEMO_PHONE}\n"
+        f"Chat as Luis (owes an overdue invoice): gogym chat --phone +5215587654321\n"
+        f"Chat as a new prospect:                gogym chat --phone +5215500001111\n"
+        f"Today's check-in code for Centro:      gogym checkin-code --location centro\n"
+    )
+    serve(port=port)
+
+
+@app.command()
+def chat(
+    phone: str = typer.Option(DEMO_PHONE, help="Your WhatsApp number (E.164)."),
+    to: str = typer.Option(DEMO_NUMBER, help="The gym's WhatsApp number."),
+    url: str = typer.Option("http://127.0.0.1:8000", help="Where the server listens."),
+    name: str = typer.Option("", help="WhatsApp profile name."),
+) -> None:
+    """A WhatsApp-like console through the real, signed webhook."""
+
+    run_console(ChatClient(get_settings(), url, phone, to, name))
+
+
+async def _checkin_code(gym_slug: str, location: str, day: date | None) -> None:
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            gym = await gym_by_slug(session, gym_slug)
+            loc = (
+                next((x for x in await locations_of(session, gym.id) if x.slug == location), None)
+                if gym
+                else None
+            )
+            if gym is None or loc is None:
+                typer.echo(f"unknown gym/location: {gym_slug}/{location}")
+                raise typer.Exit(1)
+            on = day or local_today(gym, utcnow())
+            text = checkin_text(loc.slug, daily_code(settings.secret_key, loc.id, on))
+            typer.echo(
+                f"{loc.name} · {on.isoformat()}\n{text}\n{whatsapp_link(gym.whatsapp_number, text)}"
+            )
+    finally:
+        await engine.dispose()
+
+
+@app.command("checkin-code")
+def checkin_code(
+    location: str = typer.Option(..., help="Location slug, e.g. centro."),
+    gym: str = typer.Option("demo", help="Gym slug."),
+    day: str = typer.Option("", help="YYYY-MM-DD (default: today in the gym's timezone)."),
+) -> None:
+    """Print today's check-in text and the wa.me link to put in the front desk's QR."""
+    asyncio.run(_checkin_code(gym, location, date.fromisoformat(day) if day else None))
+
+
+@nlu_app.command("train")
+def nlu_train() -> None:
+    """Train the intent model and write a versioned artifact."""
+
+    s = get_settings()
+    _, path = train_and_save(s.nlu_data_dir, s.nlu_model_dir, s.nlu_confidence_threshold)
+    typer.echo(f"wrote {path}")
+
+
+@nlu_app.command("predict")
+def nlu_predict() -> None:
+    """stdin: one utterance per line → stdout: one JSON object per line."""
+
+    s = get_settings()
+    model = load_or_train(s.nlu_data_dir, s.nlu_model_dir, s.nlu_confidence_threshold)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        sys.stdout.write(json.dumps(model.parse(text).as_json(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@nlu_app.command("evaluate")
+def nlu_evaluate(
+    folds: int = 5, min_f1: float = typer.Option(0.0, help="Exit 1 under this macro-F1.")
+) -> None:
+    """Stratified k-fold cross-validation: per-intent precision/recall/F1 and macro-F1."""
+
+    report = cross_validate(get_settings().nlu_data_dir, folds)
+    typer.echo(report.render())
+    if report.macro_f1 < min_f1:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

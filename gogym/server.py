@@ -1,0 +1,98 @@
+"""Composition root: wires backend, dialogs, bot channels and jobs into one ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from fastapi import APIRouter, FastAPI, Request
+
+from backend.app import create_app
+from backend.integrations.twilio import TwilioSignature
+from backend.integrations.twilio_sim import TwilioSimulator
+from backend.jobs import ArqJobs, InProcessJobs
+from backend.runtime import SIM_TWILIO_PREFIX, Runtime, build_runtime
+from backend.settings import Settings, get_settings
+from bot import whatsapp
+from dialogs.engine import DialogueEngine
+from dialogs.nlu.classifier import IntentModel, load_or_train
+from workers.jobs import FUNCTIONS, ensure_event_partitions, flush_outbox
+
+log = logging.getLogger(__name__)
+
+
+def load_nlu(settings: Settings) -> IntentModel:
+    return load_or_train(
+        settings.nlu_data_dir, settings.nlu_model_dir, settings.nlu_confidence_threshold
+    )
+
+
+async def _poll_outbox(jobs: InProcessJobs, every: float) -> None:
+    """Embedded mode's stand-in for the arq cron: sweep the outbox for due messages."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await flush_outbox(jobs.ctx)
+        except Exception:
+            log.exception("outbox sweep failed")
+
+
+def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    simulator = (
+        TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token)
+        if settings.simulate_providers
+        else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(settings)
+        poller: asyncio.Task[Any] | None = None
+        pool = None
+        if settings.uses_arq:
+            pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+            rt.use_jobs(ArqJobs(pool))
+        else:
+            jobs = InProcessJobs(FUNCTIONS, {"runtime": rt})
+            rt.use_jobs(jobs)
+            await ensure_event_partitions(jobs.ctx)
+            poller = asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds))
+        nlu = await asyncio.to_thread(load_nlu, settings)
+        app.state.settings = settings
+        app.state.runtime = rt
+        app.state.sessionmaker = rt.sessionmaker
+        app.state.twilio_signature = TwilioSignature(settings.twilio_auth_token)
+        app.state.dialogue = DialogueEngine(rt.sessionmaker, settings, nlu)
+        app.state.background = set()
+        app.state.simulator = simulator
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            if isinstance(rt.jobs, InProcessJobs):
+                await rt.jobs.drain()
+            if pool is not None:
+                await pool.aclose()
+            if runtime is None:
+                await rt.close()
+
+    def dialogue_of(request: Request) -> whatsapp.Handler:
+        engine: DialogueEngine = request.app.state.dialogue
+        return engine.handle
+
+    routers = [whatsapp.router(dialogue_of)]
+    if simulator is not None:
+        sim = APIRouter(prefix=SIM_TWILIO_PREFIX)
+        sim.include_router(simulator.router())
+        routers.append(sim)
+    return create_app(routers, lifespan)
