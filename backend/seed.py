@@ -14,13 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import ReturningInsert
 
 from backend.auth.passwords import generate_password, hash_password
 from backend.billing.models import Invoice, Plan, Subscription, plan_locations
 from backend.checkins.models import CheckIn
+from backend.db import Base
 from backend.gyms.models import Gym, Location, StaffUser
 from backend.members.models import Member, MemberEvent
 from backend.members.partitions import partition_ddl
@@ -237,7 +237,6 @@ async def seed_members(
     taken = set((await session.scalars(select(Member.phone).where(Member.gym_id == gym_id))).all())
     # Drafts are drawn before filtering so a repeated call regenerates, and skips, the same people.
     drafts = [d for d in drafts if d.phone not in taken]
-    await _ensure_event_partitions(session, now - timedelta(days=HISTORY_DAYS + 2), now)
     return await _persist(session, ctx, drafts)
 
 
@@ -374,7 +373,9 @@ def _ana(ctx: _GymContext, now: datetime) -> _MemberDraft:
     today = now.astimezone(ctx.tz).date()
     visits = [
         _Visit(
-            _local(ctx.tz, today - timedelta(days=d), time(7, 10) if d % 2 else time(19, 20)),
+            _scripted_visit(
+                ctx.tz, today - timedelta(days=d), time(7, 10) if d % 2 else time(19, 20)
+            ),
             centro.id,
             "code",
         )
@@ -420,7 +421,7 @@ def _luis(ctx: _GymContext, now: datetime) -> _MemberDraft:
     invoices.append(overdue)
     today = now.astimezone(ctx.tz).date()
     visits = [
-        _Visit(_local(ctx.tz, today - timedelta(days=d), time(18, 40)), centro.id, "code")
+        _Visit(_scripted_visit(ctx.tz, today - timedelta(days=d), time(18, 40)), centro.id, "code")
         for d in range(10, 97)
         if d % 7 in (2, 5)
     ]
@@ -440,6 +441,12 @@ def _luis(ctx: _GymContext, now: datetime) -> _MemberDraft:
     )
 
 
+def _scripted_visit(tz: ZoneInfo, day: date, weekday_time: time) -> datetime:
+    """A visit at the member's usual weekday time, or mid-morning on weekends' short hours."""
+    at = weekday_time if day.weekday() < 5 else time(10, 15)
+    return _local(tz, day, at)
+
+
 # --- loading the gym ----------------------------------------------------------------------
 
 
@@ -453,8 +460,9 @@ async def _load_context(session: AsyncSession, gym_id: int) -> _GymContext:
             select(Location).where(Location.gym_id == gym_id).order_by(Location.id)
         )
     )
-    rows = await session.scalars(select(Plan).where(Plan.gym_id == gym_id).order_by(Plan.id))
-    plan_rows = list(rows)
+    plan_rows = list(
+        await session.scalars(select(Plan).where(Plan.gym_id == gym_id).order_by(Plan.id))
+    )
     links = await session.execute(
         select(plan_locations.c.plan_id, plan_locations.c.location_id)
         .where(plan_locations.c.plan_id.in_([p.id for p in plan_rows]))
@@ -475,14 +483,10 @@ async def _load_context(session: AsyncSession, gym_id: int) -> _GymContext:
         )
         for p in plan_rows
     )
-    by_id = {p.id: p for p in plan_rows}
     sellable = tuple(
-        p
-        for p in plans
-        if by_id[p.id].public
-        and by_id[p.id].active
-        and p.price_cents > 0
-        and p.interval in PERIOD_DAYS_MAX
+        info
+        for info, row in zip(plans, plan_rows, strict=True)
+        if row.public and row.active and info.price_cents > 0 and info.interval in PERIOD_DAYS_MAX
     )
     return _GymContext(gym_id, ZoneInfo(gym.timezone), locations, plans, sellable)
 
@@ -533,35 +537,27 @@ def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
 
 
 def _draw_member(rng: random.Random, ctx: _GymContext, now: datetime, phone: str) -> _MemberDraft:
+    """One member's year: name, plan, home location, behaviour, invoices and visits."""
     name = _draw_name(rng)
     plan_weights = [PLAN_WEIGHTS.get(p.code, 0.3) for p in ctx.sellable]
     plan = rng.choices(ctx.sellable, weights=plan_weights)[0]
     home = _draw_home(rng, plan)
-    period_max = PERIOD_DAYS_MAX[plan.interval] * plan.interval_count
-    profile = _weighted(rng, PROFILE_WEIGHTS)
-    tenure = _draw_tenure(rng, profile)
-    if tenure is not None and tenure + period_max + 2 > HISTORY_DAYS:
-        profile, tenure = "casual", None  # the plan's period is too long to lapse within a year
-    if tenure is None:
-        founding = rng.random() < 0.25
-        days_ago = rng.uniform(330, HISTORY_DAYS) if founding else rng.uniform(0, 330)
-    else:
-        days_ago = rng.uniform(tenure + period_max + 2, HISTORY_DAYS)
-    joined = _draw_join_time(rng, ctx.tz, now, days_ago)
+    profile, tenure = _draw_profile(rng, plan)
+    joined = _draw_join_time(rng, ctx.tz, now, _draw_days_ago(rng, plan, tenure))
     marketing = rng.random() < 0.65
-
     if tenure is None:
-        starts = _period_starts(joined, plan, ctx.tz, until=now, inclusive=True)
+        periods = _periods(joined, plan, ctx.tz, until=now, inclusive=True)
     else:
-        starts = _period_starts(joined, plan, ctx.tz, until=joined + timedelta(days=tenure))
-    ends = [*starts[1:], _period_start(joined, plan, len(starts), ctx.tz)]
+        periods = _periods(joined, plan, ctx.tz, until=joined + timedelta(days=tenure))
     invoices = [
         _draw_invoice(rng, plan, start, end, joined, now, first=i == 0)
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
+        for i, (start, end) in enumerate(periods)
     ]
+    last_start, last_end = periods[-1]
     canceled_at = None
     if tenure is not None:
-        canceled_at = min(now, max(starts[-1], ends[-1] - timedelta(days=rng.uniform(0.5, 5))))
+        # Churners ask to cancel a few days before their last paid period runs out.
+        canceled_at = min(now, max(last_start, last_end - timedelta(days=rng.uniform(0.5, 5))))
     behaviour = _draw_behaviour(rng, profile, joined, canceled_at or now, ctx.tz)
     visits = _draw_visits(rng, ctx, plan, home, behaviour, joined, canceled_at or now)
     return _MemberDraft(
@@ -573,27 +569,45 @@ def _draw_member(rng: random.Random, ctx: _GymContext, now: datetime, phone: str
         marketing_opt_in=marketing,
         member_status="active" if canceled_at is None else "inactive",
         sub_status="active" if canceled_at is None else "canceled",
-        period_start=starts[-1],
-        period_end=ends[-1],
+        period_start=last_start,
+        period_end=last_end,
         canceled_at=canceled_at,
         invoices=invoices,
         visits=visits,
     )
 
 
+def _draw_profile(rng: random.Random, plan: _PlanInfo) -> tuple[str, int | None]:
+    """A behaviour profile and, for churners, the days from joining to their last period."""
+    profile = _weighted(rng, PROFILE_WEIGHTS)
+    if profile == "fading":
+        tenure = rng.randint(30, 120) + rng.randint(60, 100) + rng.randint(7, 25)
+    elif profile == "early":
+        tenure = rng.randint(23, 50)
+    else:
+        return profile, None
+    if tenure + _period_days_max(plan) + 2 > HISTORY_DAYS:
+        return "casual", None  # a long (annual) period cannot lapse within the year
+    return profile, tenure
+
+
+def _draw_days_ago(rng: random.Random, plan: _PlanInfo, tenure: int | None) -> float:
+    """How long ago the member joined; churners early enough for their last period to end."""
+    if tenure is not None:
+        return rng.uniform(tenure + _period_days_max(plan) + 2, HISTORY_DAYS)
+    if rng.random() < 0.25:
+        return rng.uniform(330, HISTORY_DAYS)  # the founding cohort
+    return rng.uniform(0, 330)
+
+
+def _period_days_max(plan: _PlanInfo) -> int:
+    return PERIOD_DAYS_MAX[plan.interval] * plan.interval_count
+
+
 def _draw_home(rng: random.Random, plan: _PlanInfo) -> int:
     allowed = plan.location_ids
     # The first (flagship) location draws a few more members than the others.
     return rng.choices(allowed, weights=[1.5 if i == 0 else 1.0 for i in range(len(allowed))])[0]
-
-
-def _draw_tenure(rng: random.Random, profile: str) -> int | None:
-    """Days from joining to the last period that churners pay for; None for those who stay."""
-    if profile == "fading":
-        return rng.randint(30, 120) + rng.randint(60, 100) + rng.randint(7, 25)
-    if profile == "early":
-        return rng.randint(23, 50)
-    return None
 
 
 def _draw_join_time(rng: random.Random, tz: ZoneInfo, now: datetime, days_ago: float) -> datetime:
@@ -608,26 +622,24 @@ def _draw_join_time(rng: random.Random, tz: ZoneInfo, now: datetime, days_ago: f
 def _draw_behaviour(
     rng: random.Random, profile: str, joined: datetime, until: datetime, tz: ZoneInfo
 ) -> _Behaviour:
+    """Visit rate over time: steady for loyal and casual members, fading for churners."""
     first, last = joined.astimezone(tz).date(), until.astimezone(tz).date()
-    holiday: tuple[date | None, date | None] = (None, None)
-    if (last - first).days > 60 and rng.random() < 0.3:
-        start = first + timedelta(days=rng.randrange(14, (last - first).days - 21))
-        holiday = (start, start + timedelta(days=rng.randint(7, 16)))
-    if profile == "loyal":
-        return _Behaviour(rng.uniform(3, 5), None, None, *holiday)
-    if profile == "casual":
-        return _Behaviour(rng.uniform(1, 2), None, None, *holiday)
     if profile == "fading":
         fade_end = last - timedelta(days=rng.randint(7, 21))
         fade_start = max(
             first + timedelta(days=21), fade_end - timedelta(days=rng.randint(60, 100))
         )
-        return _Behaviour(
-            rng.uniform(2.5, 3.5), fade_start, max(fade_end, fade_start + timedelta(7))
-        )
-    fade_start = first + timedelta(days=rng.randint(10, 21))
-    fade_end = max(fade_start + timedelta(days=3), last - timedelta(days=rng.randint(3, 10)))
-    return _Behaviour(rng.uniform(1.5, 3), fade_start, fade_end)
+        fade_end = max(fade_end, fade_start + timedelta(days=7))
+        return _Behaviour(rng.uniform(2.5, 3.5), fade_start, fade_end)
+    if profile == "early":
+        fade_start = first + timedelta(days=rng.randint(10, 21))
+        fade_end = max(fade_start + timedelta(days=3), last - timedelta(days=rng.randint(3, 10)))
+        return _Behaviour(rng.uniform(1.5, 3), fade_start, fade_end)
+    base = rng.uniform(3, 5) if profile == "loyal" else rng.uniform(1, 2)
+    if (last - first).days > 60 and rng.random() < 0.3:
+        start = first + timedelta(days=rng.randrange(14, (last - first).days - 21))
+        return _Behaviour(base, break_start=start, break_end=start + timedelta(rng.randint(7, 16)))
+    return _Behaviour(base)
 
 
 def _draw_visits(
@@ -735,15 +747,16 @@ def _period_start(anchor: datetime, plan: _PlanInfo, index: int, tz: ZoneInfo) -
     return shifted.astimezone(UTC)
 
 
-def _period_starts(
+def _periods(
     anchor: datetime, plan: _PlanInfo, tz: ZoneInfo, *, until: datetime, inclusive: bool = False
-) -> list[datetime]:
-    """Period starts from `anchor` up to `until` (also at it when inclusive); at least one."""
+) -> list[tuple[datetime, datetime]]:
+    """Consecutive (start, end) periods from `anchor`, the last one starting before `until`
+    (or at it when inclusive); always at least one."""
     starts = [anchor.astimezone(UTC)]
     while True:
         nxt = _period_start(anchor, plan, len(starts), tz)
         if nxt > until or (nxt == until and not inclusive):
-            return starts
+            return list(zip(starts, [*starts[1:], nxt], strict=True))
         starts.append(nxt)
 
 
@@ -777,16 +790,10 @@ async def _persist(
     if not drafts:
         return SeedResult(ctx.gym_id, None, None, 0, 0, 0)
     gym_id = ctx.gym_id
-    member_ids = await _insert_ids(
-        session,
-        insert(Member).returning(Member.id, sort_by_parameter_order=True),
-        [_member_row(gym_id, d) for d in drafts],
-    )
-    sub_ids = await _insert_ids(
-        session,
-        insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True),
-        [_subscription_row(gym_id, d, m) for d, m in zip(drafts, member_ids, strict=True)],
-    )
+    member_rows = [_member_row(gym_id, d) for d in drafts]
+    member_ids = await _insert_ids(session, _table(Member), "phone", member_rows)
+    sub_rows = [_subscription_row(gym_id, d, m) for d, m in zip(drafts, member_ids, strict=True)]
+    sub_ids = await _insert_ids(session, _table(Subscription), "member_id", sub_rows)
     owners = [
         (inv, member_id, sub_id)
         for d, member_id, sub_id in zip(drafts, member_ids, sub_ids, strict=True)
@@ -794,14 +801,11 @@ async def _persist(
     ]
     owners.sort(key=lambda row: row[0].issued_at)  # numbers follow issue order
     seq = await _max_invoice_seq(session, gym_id)
-    invoice_ids = await _insert_ids(
-        session,
-        insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
-        [
-            _invoice_row(gym_id, inv, member_id, sub_id, seq + i)
-            for i, (inv, member_id, sub_id) in enumerate(owners, start=1)
-        ],
-    )
+    invoice_rows = [
+        _invoice_row(gym_id, inv, member_id, sub_id, seq + i)
+        for i, (inv, member_id, sub_id) in enumerate(owners, start=1)
+    ]
+    invoice_ids = await _insert_ids(session, _table(Invoice), "number", invoice_rows)
 
     check_ins: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -824,27 +828,33 @@ async def _persist(
             events.append(_event(gym_id, member_id, "payment", inv.paid_at, data))
     check_ins.sort(key=lambda row: row["checked_in_at"])
     events.sort(key=lambda row: row["occurred_at"])
-    await _insert_many(session, CheckIn, check_ins)
-    await _insert_many(session, MemberEvent, events)
+    await _ensure_event_partitions(session, events[0]["occurred_at"], events[-1]["occurred_at"])
+    await _insert_many(session, _table(CheckIn), check_ins)
+    await _insert_many(session, _table(MemberEvent), events)
     return SeedResult(gym_id, None, None, len(drafts), len(check_ins), len(invoice_ids))
 
 
 async def _insert_ids(
-    session: AsyncSession, stmt: ReturningInsert[Any], rows: list[dict[str, Any]]
+    session: AsyncSession, table: Table, key: str, rows: list[dict[str, Any]]
 ) -> list[int]:
-    ids: list[int] = []
-    stmt = stmt.execution_options(render_nulls=True)
+    """Insert rows and return their ids in row order, matched on a column unique in `rows`."""
+    # Matching on a key, not on RETURNING order: SQLite cannot promise that order for a
+    # multi-row insert, and SQLAlchemy would then fall back to one statement per row.
+    stmt = insert(table).returning(table.c.id, table.c[key])
+    ids: dict[Any, int] = {}
     for i in range(0, len(rows), CHUNK_ROWS):
         result = await session.execute(stmt, rows[i : i + CHUNK_ROWS])
-        ids.extend(result.scalars().all())
-    return ids
+        ids.update((row_key, row_id) for row_id, row_key in result.tuples())
+    return [ids[row[key]] for row in rows]
 
 
-async def _insert_many(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    # render_nulls keeps rows with and without NULLs in one batch instead of one per pattern.
-    stmt = insert(model).execution_options(render_nulls=True)
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+async def _insert_many(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     for i in range(0, len(rows), CHUNK_ROWS):
-        await session.execute(stmt, rows[i : i + CHUNK_ROWS])
+        await session.execute(insert(table), rows[i : i + CHUNK_ROWS])
 
 
 async def _max_invoice_seq(session: AsyncSession, gym_id: int) -> int:
@@ -861,6 +871,8 @@ async def _ensure_event_partitions(session: AsyncSession, first: datetime, last:
     """On PostgreSQL, give every month we write events into its own partition."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    # Partition bounds are dates read in the server's zone: pad a day so edge months exist too.
+    first, last = first - timedelta(days=1), last + timedelta(days=1)
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month):
         name = f"member_events_{year:04d}_{month:02d}"

@@ -195,7 +195,9 @@ class DialogueEngine:
             convo.flow, convo.state, turn.slots = None, None, {}
         if normalize(msg.text) in ESCAPE_WORDS:
             convo.flow, convo.state, turn.slots = None, None, {}
-        elif len(msg.text) > MAX_TEXT_CHARS:
+            _move(turn, INTENT_FLOWS["help"], await INTENT_FLOWS["help"].start(turn))
+            return
+        if len(msg.text) > MAX_TEXT_CHARS:
             turn.say("too_long")
             return
         elif not msg.text.strip() and msg.location is None:

@@ -56,7 +56,9 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         rt = runtime or build_runtime(settings)
         poller: asyncio.Task[Any] | None = None
         pool = None
-        if settings.uses_arq:
+        if rt.jobs is not None:
+            pass  # given by the caller (tests)
+        elif settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
             rt.use_jobs(ArqJobs(pool))
         else:

@@ -13,7 +13,7 @@ porfa favor ayuda llegue aqui hoy manana pagar debo necesito puedo
 )
 _EN = frozenset(
     """
-the a an is are am i my me you your to of and in on at for with what how much when where
+the an is are am i my you your to of and in on at for with what how much when where
 can do does hi hello hey thanks thank please help arrived here today tomorrow pay owe need
 want just im it this that
 """.split()
