@@ -691,7 +691,7 @@ def _draw_method(rng: random.Random, loc: _Loc, at: datetime) -> _Visit:
     method = rng.choices(CHECKIN_METHODS, weights=CHECKIN_METHOD_WEIGHTS)[0]
     if method != "location":
         return _Visit(at, loc.id, method)
-    # A shared location lands within ~80 m of the front door, inside the 150 m radius.
+    # A shared location lands within ~110 m of the front door, inside the 150 m radius.
     lat = round(loc.latitude + rng.uniform(-0.0007, 0.0007), 6)
     lng = round(loc.longitude + rng.uniform(-0.0007, 0.0007), 6)
     return _Visit(at, loc.id, method, lat, lng)

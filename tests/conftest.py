@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from backend import migrate
+from backend.db import make_engine
 from backend.integrations.twilio_sim import TwilioSimulator
 from backend.models import Base
 from backend.runtime import Runtime
@@ -124,7 +125,7 @@ def nlu_model() -> IntentModel:
 @pytest.fixture
 async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions whose commits are savepoints inside one transaction rolled back at the end."""
-    engine = create_async_engine(database_url, poolclass=NullPool)
+    engine = make_engine(Settings(database_url=database_url, _env_file=None), poolclass=NullPool)  # type: ignore[call-arg]
     async with engine.connect() as conn:
         outer = await conn.begin()
         yield async_sessionmaker(
@@ -146,8 +147,7 @@ async def committed_sessionmaker(
     database_url: str,
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real, separate transactions (concurrency tests); every table is emptied afterwards."""
-    engine = create_async_engine(database_url, pool_size=20) if database_url.startswith(
-        "postgresql") else create_async_engine(database_url, connect_args={"timeout": 30})
+    engine = make_engine(Settings(database_url=database_url, db_pool_size=20, _env_file=None))  # type: ignore[call-arg]
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
         names = [t.name for t in reversed(Base.metadata.sorted_tables)]
