@@ -52,9 +52,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_size", settings.db_pool_size)
-    kwargs.setdefault("max_overflow", settings.db_pool_size)
-    kwargs.setdefault("pool_pre_ping", False)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", settings.db_pool_size)
     return create_async_engine(url, **kwargs)
 
 
