@@ -10,7 +10,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,13 @@ from backend.runtime import Runtime
 from backend.settings import Settings
 from dialogs.nlu.classifier import IntentModel, load_or_train
 from gogym.server import build_app
-from tests.whatsapp import RecordingJobs, WhatsApp, new_sid
+from tests.whatsapp import RecordingJobs, WhatsApp
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_DB = f"gogym_test_{os.getpid()}"
 
@@ -129,7 +130,9 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
     async with engine.connect() as conn:
         outer = await conn.begin()
         yield async_sessionmaker(
-            bind=conn, expire_on_commit=False, autoflush=False,
+            bind=conn,
+            expire_on_commit=False,
+            autoflush=False,
             join_transaction_mode="create_savepoint",
         )
         await outer.rollback()
@@ -195,8 +198,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -215,8 +219,9 @@ class LiveServer:
 @pytest.fixture
 def twilio_api(settings: Settings) -> Iterator[tuple[Any, str]]:
     """The Twilio API simulator on its own port: (simulator, base URL for TWILIO_API_BASE_URL)."""
-    sim = TwilioSimulator(settings.twilio_account_sid, settings.twilio_auth_token,
-                          deliver_callbacks=False)
+    sim = TwilioSimulator(
+        settings.twilio_account_sid, settings.twilio_auth_token, deliver_callbacks=False
+    )
     app = FastAPI()
     app.include_router(sim.router())
     with LiveServer(app) as server:

@@ -48,13 +48,19 @@ class WhatsApp:
 
     def form(self, body: str = "", **extra: str) -> dict[str, str]:
         form = recorded("whatsapp_text")
-        form.update(MessageSid=new_sid(), From=self.phone, To=self.to, Body=body,
-                    WaId=self.phone.removeprefix("whatsapp:+"))
+        form.update(
+            MessageSid=new_sid(),
+            From=self.phone,
+            To=self.to,
+            Body=body,
+            WaId=self.phone.removeprefix("whatsapp:+"),
+        )
         form.update(extra)
         return form
 
-    async def post(self, form: dict[str, str], path: str = INBOUND_PATH,
-                   signature: str | None = None) -> httpx.Response:
+    async def post(
+        self, form: dict[str, str], path: str = INBOUND_PATH, signature: str | None = None
+    ) -> httpx.Response:
         url = self.settings.public_base_url + path
         sig = TwilioSignature(self.settings.twilio_auth_token).sign(url, form)
         return await self.client.post(

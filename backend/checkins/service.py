@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import ACCESS_STATUSES, Invoice
-from backend.billing.service import current_holding, open_invoices, plan_covers
+from backend.billing.service import Holding, current_holding, open_invoices, plan_covers
 from backend.checkins.codes import daily_code
 from backend.checkins.models import CheckIn
 from backend.gyms.models import Gym, Location
@@ -95,6 +95,25 @@ async def recent_visits(
     return [(t, loc) for t, loc in rows.all()]
 
 
+async def ensure_may_enter(
+    session: AsyncSession, member: Member, now: datetime, cooldown: timedelta
+) -> tuple[Holding, list[tuple[datetime, int]]]:
+    """Raise NoAccess or AlreadyCheckedIn; return the holding and recent visits otherwise."""
+    holding = await current_holding(session, member.id)
+    if (
+        holding is None
+        or holding.subscription.status not in ACCESS_STATUSES
+        or holding.subscription.current_period_end <= now
+    ):
+        invoices = await open_invoices(session, member.id)
+        expired = holding.subscription.current_period_end if holding else None
+        raise NoAccess(sum(i.total_cents for i in invoices), invoices, expired)
+    visits = await recent_visits(session, member.gym_id, member.id, now)
+    if visits and now - visits[0][0] < cooldown:
+        raise AlreadyCheckedIn(*visits[0])
+    return holding, visits
+
+
 async def check_in(
     session: AsyncSession,
     *,
@@ -108,21 +127,9 @@ async def check_in(
     longitude: float | None = None,
 ) -> CheckInOutcome:
     """Record a visit if the member may come in; raise a CheckInRefused otherwise."""
-    holding = await current_holding(session, member.id)
-    if (
-        holding is None
-        or holding.subscription.status not in ACCESS_STATUSES
-        or holding.subscription.current_period_end <= now
-    ):
-        invoices = await open_invoices(session, member.id)
-        expired = holding.subscription.current_period_end if holding else None
-        raise NoAccess(sum(i.total_cents for i in invoices), invoices, expired)
+    holding, visits = await ensure_may_enter(session, member, now, cooldown)
     if not await plan_covers(session, holding.plan, location.id):
         raise LocationNotCovered(holding.plan.name)
-
-    visits = await recent_visits(session, gym.id, member.id, now)
-    if visits and now - visits[0][0] < cooldown:
-        raise AlreadyCheckedIn(*visits[0])
 
     visit = CheckIn(
         gym_id=gym.id,

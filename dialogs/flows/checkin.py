@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 from backend.billing.service import covered_location_ids, current_holding
 from backend.checkins.service import (
     AlreadyCheckedIn,
+    CheckInRefused,
     LocationNotCovered,
     NoAccess,
     check_in,
     code_matches,
+    ensure_may_enter,
 )
 from backend.gyms.models import Location
 from backend.gyms.service import local_today, locations_of, nearest_location
@@ -58,6 +60,11 @@ async def _try(turn: Turn, *, first: bool) -> str:
 
     if not first and turn.intent not in ("check_in", "out_of_scope", "affirm"):
         return PASS  # the member moved on to something else
+    try:  # no point asking for the QR of someone who can't come in right now
+        await ensure_may_enter(turn.session, turn.member, turn.now, _cooldown(turn))
+    except CheckInRefused as exc:
+        await _explain(turn, exc)
+        return END
     prompts = turn.slots.get("prompts", 0) + 1
     turn.slots["prompts"] = prompts
     turn.say("checkin_need_proof")
@@ -80,7 +87,6 @@ async def _attempt(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> str:
-    tz = ZoneInfo(turn.gym.timezone)
     try:
         outcome = await check_in(
             turn.session,
@@ -89,45 +95,12 @@ async def _attempt(
             location=location,
             method=method,
             now=turn.now,
-            cooldown=timedelta(hours=turn.settings.checkin_cooldown_hours),
+            cooldown=_cooldown(turn),
             latitude=latitude,
             longitude=longitude,
         )
-    except AlreadyCheckedIn as exc:
-        where = next(
-            (
-                loc.name
-                for loc in await locations_of(turn.session, turn.gym.id)
-                if loc.id == exc.location_id
-            ),
-            location.name,
-        )
-        turn.say(
-            "checkin_already",
-            time=fmt.clock(exc.at.astimezone(tz), turn.lang),
-            location=where,
-            hours=turn.settings.checkin_cooldown_hours,
-        )
-        return END
-    except NoAccess as exc:
-        if exc.owed_cents > 0:
-            details = "; ".join(
-                turn.text(
-                    "invoice_due",
-                    number=inv.number,
-                    date=fmt.day(inv.due_at.astimezone(tz).date(), turn.lang),
-                )
-                for inv in exc.open_invoices
-            )
-            turn.say("checkin_owed", amount=fmt.money(exc.owed_cents), invoices=details)
-        elif exc.expired_on is not None:
-            ended = (exc.expired_on - timedelta(seconds=1)).astimezone(tz).date()
-            turn.say("checkin_expired", date=fmt.day(ended, turn.lang))
-        else:
-            turn.say("checkin_no_membership")
-        return END
-    except LocationNotCovered as exc:
-        turn.say("checkin_not_covered", plan=exc.plan_name, locations=await _covered_names(turn))
+    except CheckInRefused as exc:
+        await _explain(turn, exc)
         return END
     stats = outcome.stats
     visits = (
@@ -140,11 +113,55 @@ async def _attempt(
         "checkin_ok",
         name=(turn.member.name or "").split(" ")[0],
         location=location.name,
-        time=fmt.clock(turn.now.astimezone(tz), turn.lang),
+        time=fmt.clock(turn.now.astimezone(ZoneInfo(turn.gym.timezone)), turn.lang),
         visits=visits,
         streak=streak,
     )
     return END
+
+
+def _cooldown(turn: Turn) -> timedelta:
+    return timedelta(hours=turn.settings.checkin_cooldown_hours)
+
+
+async def _explain(turn: Turn, refusal: CheckInRefused) -> None:
+    """Turn a refusal into a reply that says why and what to do."""
+    tz = ZoneInfo(turn.gym.timezone)
+    if isinstance(refusal, AlreadyCheckedIn):
+        where = next(
+            (
+                loc.name
+                for loc in await locations_of(turn.session, turn.gym.id)
+                if loc.id == refusal.location_id
+            ),
+            turn.gym.name,
+        )
+        turn.say(
+            "checkin_already",
+            time=fmt.clock(refusal.at.astimezone(tz), turn.lang),
+            location=where,
+            hours=turn.settings.checkin_cooldown_hours,
+        )
+    elif isinstance(refusal, NoAccess):
+        if refusal.owed_cents > 0:
+            details = "; ".join(
+                turn.text(
+                    "invoice_due",
+                    number=inv.number,
+                    date=fmt.day(inv.due_at.astimezone(tz).date(), turn.lang),
+                )
+                for inv in refusal.open_invoices
+            )
+            turn.say("checkin_owed", amount=fmt.money(refusal.owed_cents), invoices=details)
+        elif refusal.expired_on is not None:
+            ended = (refusal.expired_on - timedelta(seconds=1)).astimezone(tz).date()
+            turn.say("checkin_expired", date=fmt.day(ended, turn.lang))
+        else:
+            turn.say("checkin_no_membership")
+    elif isinstance(refusal, LocationNotCovered):
+        turn.say(
+            "checkin_not_covered", plan=refusal.plan_name, locations=await _covered_names(turn)
+        )
 
 
 async def _covered_names(turn: Turn) -> str:

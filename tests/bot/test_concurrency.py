@@ -38,8 +38,12 @@ async def live(
         for i in range(20):
             member = await make_member(s, gym, phone=f"+5255100000{i:02d}", name=f"Socio {i}")
             await make_subscription(s, member, premium)
-        code = checkin_text("centro", daily_code(settings.secret_key, centro.id,
-                                                 utcnow().astimezone(ZoneInfo(gym.timezone)).date()))
+        code = checkin_text(
+            "centro",
+            daily_code(
+                settings.secret_key, centro.id, utcnow().astimezone(ZoneInfo(gym.timezone)).date()
+            ),
+        )
     app = build_app(settings, runtime=runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

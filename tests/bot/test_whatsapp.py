@@ -9,9 +9,8 @@ from backend.checkins.models import CheckIn
 from backend.conversations.models import Message
 from backend.integrations.twilio import TwilioSignature
 from backend.members.models import Member
-from tests.whatsapp import new_sid
 from tests.factories import make_member, make_subscription, standard_gym
-from tests.whatsapp import STATUS_PATH, WhatsApp, recorded
+from tests.whatsapp import STATUS_PATH, WhatsApp, new_sid, recorded
 
 
 async def count(session: AsyncSession, model: type) -> int:
@@ -44,7 +43,7 @@ async def test_signature_uses_public_url_not_internal(wa: WhatsApp, session: Asy
 async def test_repeated_message_sid_returns_same_reply_and_changes_nothing(
     wa: WhatsApp, session: AsyncSession
 ) -> None:
-    gym, centro, _, premium, _ = await standard_gym(session)
+    gym, _centro, _, premium, _ = await standard_gym(session)
     member = await make_member(session, gym)
     await make_subscription(session, member, premium)
     await session.commit()
@@ -80,8 +79,11 @@ async def test_malformed_forms_get_clear_4xx(wa: WhatsApp, session: AsyncSession
     assert (await wa.post(wa.form("hola", NumMedia="dos"))).status_code == 400
     assert (await wa.post(wa.form("", Latitude="norte", Longitude="-99"))).status_code == 400
     assert (await wa.post(wa.form("hola", From="whatsapp:+52155"))).status_code == 422
-    raw = await wa.client.post("/webhooks/twilio/whatsapp", content=b"\xff\xfe garbage",
-                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+    raw = await wa.client.post(
+        "/webhooks/twilio/whatsapp",
+        content=b"\xff\xfe garbage",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert raw.status_code in (400, 403)
     assert await count(session, Message) == 0
 
@@ -109,8 +111,18 @@ async def test_status_callback_updates_delivery_and_ignores_unknown(
     gym, *_ = await standard_gym(session)
     member = await make_member(session, gym)
     sid = recorded("status_delivered")["MessageSid"]
-    session.add(Message(gym_id=gym.id, member_id=member.id, channel="whatsapp", direction="out",
-                        provider_id=sid, address=wa.phone, body="hola", status="sent"))
+    session.add(
+        Message(
+            gym_id=gym.id,
+            member_id=member.id,
+            channel="whatsapp",
+            direction="out",
+            provider_id=sid,
+            address=wa.phone,
+            body="hola",
+            status="sent",
+        )
+    )
     await session.commit()
     delivered = recorded("status_delivered")
     assert (await wa.post(delivered, path=STATUS_PATH)).status_code == 204

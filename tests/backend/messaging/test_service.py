@@ -24,10 +24,26 @@ async def _queued(session: AsyncSession, *, in_window: bool = True, **kw: Any) -
     gym = await make_gym(session)
     member = await make_member(session, gym)
     now = utcnow()
-    session.add(Conversation(gym_id=gym.id, member_id=member.id, channel="whatsapp", slots={},
-                             last_inbound_at=now - timedelta(hours=1 if in_window else 30)))
-    item = await queue_message(session, gym_id=gym.id, member_id=member.id, channel="whatsapp",
-                               to=TO, from_=FROM, body="Tu recibo está listo ✅", now=now, **kw)
+    session.add(
+        Conversation(
+            gym_id=gym.id,
+            member_id=member.id,
+            channel="whatsapp",
+            slots={},
+            last_inbound_at=now - timedelta(hours=1 if in_window else 30),
+        )
+    )
+    item = await queue_message(
+        session,
+        gym_id=gym.id,
+        member_id=member.id,
+        channel="whatsapp",
+        to=TO,
+        from_=FROM,
+        body="Tu recibo está listo ✅",
+        now=now,
+        **kw,
+    )
     await session.commit()
     return item
 
@@ -36,14 +52,18 @@ def _sender(settings: Settings, base_url: str) -> TwilioMessageSender:
     return TwilioMessageSender(settings.twilio_account_sid, settings.twilio_auth_token, base_url)
 
 
-async def _send(sm: async_sessionmaker[AsyncSession], sender: Any, item_id: int,
-                clock: Any = utcnow) -> str:
-    return await send_outbox_message(sm, sender, item_id, status_callback=None, max_attempts=3,
-                                     clock=clock)
+async def _send(
+    sm: async_sessionmaker[AsyncSession], sender: Any, item_id: int, clock: Any = utcnow
+) -> str:
+    return await send_outbox_message(
+        sm, sender, item_id, status_callback=None, max_attempts=3, clock=clock
+    )
 
 
 async def test_queued_message_is_sent_once_through_twilio(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     sim, base = twilio_api
@@ -60,7 +80,9 @@ async def test_queued_message_is_sent_once_through_twilio(
 
 
 async def test_server_errors_are_retried_with_backoff_then_succeed(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     sim, base = twilio_api
@@ -78,7 +100,9 @@ async def test_server_errors_are_retried_with_backoff_then_succeed(
 
 
 async def test_client_errors_are_not_retried(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     sim, base = twilio_api
@@ -91,7 +115,9 @@ async def test_client_errors_are_not_retried(
 
 
 async def test_free_text_outside_24h_window_is_not_sent(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     sim, base = twilio_api
@@ -104,18 +130,23 @@ async def test_free_text_outside_24h_window_is_not_sent(
 
 
 async def test_template_goes_out_even_outside_the_window(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     sim, base = twilio_api
-    item = await _queued(session, in_window=False, content_sid="HX" + "0" * 32,
-                         content_variables={"1": "Ana"})
+    item = await _queued(
+        session, in_window=False, content_sid="HX" + "0" * 32, content_variables={"1": "Ana"}
+    )
     assert await _send(sessionmaker, _sender(settings, base), item.id) == "sent"
     assert sim.messages_to(TO)[0].content_sid == "HX" + "0" * 32
 
 
 async def test_unreachable_twilio_is_retryable(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
 ) -> None:
     item = await _queued(session)
     sender = _sender(settings, "http://127.0.0.1:9")  # nothing listens on the discard port
@@ -123,7 +154,9 @@ async def test_unreachable_twilio_is_retryable(
 
 
 async def test_bad_credentials_are_a_permanent_failure(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     twilio_api: tuple[TwilioSimulator, str],
 ) -> None:
     _, base = twilio_api

@@ -19,14 +19,18 @@ TZ = ZoneInfo("America/Mexico_City")
 
 
 def today_code(wa: WhatsApp, location_id: int, slug: str) -> str:
-    return checkin_text(slug, daily_code(wa.settings.secret_key, location_id, utcnow().astimezone(TZ).date()))
+    return checkin_text(
+        slug, daily_code(wa.settings.secret_key, location_id, utcnow().astimezone(TZ).date())
+    )
 
 
 async def visits(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(CheckIn)) or 0)
 
 
-async def test_ya_llegue_asks_for_proof_then_code_checks_in(wa: WhatsApp, session: AsyncSession) -> None:
+async def test_ya_llegue_asks_for_proof_then_code_checks_in(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
     gym, centro, _, premium, _ = await standard_gym(session)
     ana = await make_member(session, gym)
     await make_subscription(session, ana, premium)
@@ -85,7 +89,9 @@ async def test_location_pin_inside_radius_checks_in_and_far_pin_does_not(
     assert await visits(session) == 1
 
 
-async def test_unpaid_membership_is_refused_with_amount_owed(wa: WhatsApp, session: AsyncSession) -> None:
+async def test_unpaid_membership_is_refused_with_amount_owed(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
     gym, centro, _, _, basico = await standard_gym(session)
     luis = await make_member(session, gym, phone="+525587654321", name="Luis Pérez")
     await make_subscription(session, luis, basico, status="past_due")
@@ -97,7 +103,9 @@ async def test_unpaid_membership_is_refused_with_amount_owed(wa: WhatsApp, sessi
     assert await visits(session) == 0
 
 
-async def test_expired_membership_is_refused_with_end_date(wa: WhatsApp, session: AsyncSession) -> None:
+async def test_expired_membership_is_refused_with_end_date(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
     gym, centro, _, premium, _ = await standard_gym(session)
     ana = await make_member(session, gym)
     await make_subscription(session, ana, premium, days_left=-3)
@@ -124,17 +132,40 @@ async def test_trust_policy_checks_in_on_plain_text_and_counts_streak(
     await make_subscription(session, ana, premium)
     now = utcnow()
     for weeks_ago in (1, 2, 3):
-        session.add(CheckIn(gym_id=gym.id, member_id=ana.id, location_id=centro.id,
-                            method="code", checked_in_at=now - timedelta(weeks=weeks_ago)))
+        session.add(
+            CheckIn(
+                gym_id=gym.id,
+                member_id=ana.id,
+                location_id=centro.id,
+                method="code",
+                checked_in_at=now - timedelta(weeks=weeks_ago),
+            )
+        )
     await session.commit()
     reply = await wa.say("ya llegue")
     assert "✅" in reply and "4 semanas seguidas" in reply
 
 
 async def test_english_member_gets_english(wa: WhatsApp, session: AsyncSession) -> None:
-    gym, centro, _, premium, _ = await standard_gym(session)
+    gym, _centro, _, premium, _ = await standard_gym(session)
     ana = await make_member(session, gym)
     await make_subscription(session, ana, premium)
     await session.commit()
     reply = await wa.say("hi, I just arrived at the gym")
     assert "scan the QR" in reply
+
+
+async def test_plain_ya_llegue_is_refused_up_front_when_owing_or_already_in(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    gym, centro, _, premium, basico = await standard_gym(session)
+    ana = await make_member(session, gym)
+    await make_subscription(session, ana, premium)
+    luis = await make_member(session, gym, phone="+525587654321", name="Luis Pérez")
+    await make_subscription(session, luis, basico, status="past_due")
+    await make_invoice(session, luis, 49900)
+    await session.commit()
+    await wa.say(today_code(wa, centro.id, "centro"))
+    assert "Ya registraste" in await wa.say("ya llegué")
+    wa.phone = "whatsapp:+5215587654321"
+    assert "$499" in await wa.say("ya llegue")

@@ -40,12 +40,18 @@ async def test_prospect_is_welcomed_named_offered_plans_and_trial(
     trial = await session.scalar(select(Subscription).where(Subscription.member_id == prospect.id))
     assert trial is not None and trial.status == "trialing"
 
-    code = checkin_text("centro", daily_code(wa.settings.secret_key, centro.id,
-                                             utcnow().astimezone(ZoneInfo(gym.timezone)).date()))
+    code = checkin_text(
+        "centro",
+        daily_code(
+            wa.settings.secret_key, centro.id, utcnow().astimezone(ZoneInfo(gym.timezone)).date()
+        ),
+    )
     assert "✅" in await wa.say(code)  # the trial pass lets them in today
 
 
-async def test_prospect_declines_and_second_trial_is_refused(wa: WhatsApp, session: AsyncSession) -> None:
+async def test_prospect_declines_and_second_trial_is_refused(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
     await standard_gym(session)
     await session.commit()
     wa.phone = PROSPECT
