@@ -25,7 +25,7 @@ from backend.conversations.service import (
 from backend.db import transaction
 from backend.errors import InvalidInput, NotFound
 from backend.gyms.models import Gym
-from backend.gyms.service import gym_by_number
+from backend.gyms.service import GymDirectory
 from backend.members.service import create_prospect, member_by_phone, record_event
 from backend.messaging.service import queue_message
 from backend.phones import InvalidPhone, normalize_phone, strip_channel
@@ -58,6 +58,7 @@ class DialogueEngine:
         self.nlu = nlu
         self.locks = locks or ConversationLocks()
         self.clock = clock
+        self.gyms = GymDirectory()
 
     async def handle(self, msg: InboundMessage) -> TurnResult:
         started = time.monotonic()
@@ -91,7 +92,7 @@ class DialogueEngine:
         stored = await find_inbound(session, msg.channel, msg.provider_id)
         if stored is not None:
             return await _stored_result(session, stored)
-        gym = await gym_by_number(session, gym_number)
+        gym = await self.gyms.by_number(session, gym_number)
         if gym is None:
             raise NotFound(
                 "Este número no pertenece a ningún gimnasio.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +20,25 @@ EARTH_RADIUS_M = 6_371_000
 
 async def gym_by_number(session: AsyncSession, number: str) -> Gym | None:
     return await session.scalar(select(Gym).where(Gym.whatsapp_number == number))
+
+
+class GymDirectory:
+    """Gyms by WhatsApp number, cached per process: read on every inbound message, changed
+    rarely. A change (e.g. closing enrollment) is seen within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Gym | None]] = {}
+
+    async def by_number(self, session: AsyncSession, number: str) -> Gym | None:
+        hit = self._cache.get(number)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        gym = await gym_by_number(session, number)
+        if gym is not None:
+            session.expunge(gym)  # a read-only snapshot shared by later turns
+        self._cache[number] = (time.monotonic(), gym)
+        return gym
 
 
 async def gym_by_slug(session: AsyncSession, slug: str) -> Gym | None:

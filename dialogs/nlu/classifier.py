@@ -6,7 +6,10 @@ The artifact is versioned by the hash of the training data and the library versi
 
 from __future__ import annotations
 
+import math
 import platform
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +69,45 @@ def _versions() -> dict[str, str]:
     return {"sklearn": sklearn.__version__, "python": platform.python_version()}
 
 
+class FastScorer:
+    """The fitted pipeline's probabilities for one utterance, without sklearn's per-call
+    overhead (~5 ms through Pipeline/FeatureUnion): the vectorizers' own analyzers,
+    vocabularies and IDF weights (sublinear TF, L2 per block), then the linear model's
+    softmax. Tests check it matches `pipeline.predict_proba`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._blocks: list[tuple[Callable[[str], list[str]], dict[str, int], Any, int]] = []
+        offset = 0
+        for _name, vectorizer in pipeline.named_steps["features"].transformer_list:
+            self._blocks.append(
+                (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset)
+            )
+            offset += len(vectorizer.vocabulary_)
+        clf = pipeline.named_steps["clf"]
+        self._coef_t = np.ascontiguousarray(clf.coef_.T)
+        self._intercept = clf.intercept_
+
+    def proba(self, text: str) -> Any:
+        index: list[int] = []
+        values: list[float] = []
+        for analyze, vocabulary, idf, offset in self._blocks:
+            counts = Counter(vocabulary[t] for t in analyze(text) if t in vocabulary)
+            weights = {i: (1.0 + math.log(n)) * idf[i] for i, n in counts.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for i, w in weights.items():
+                index.append(offset + i)
+                values.append(w / norm)
+        scores = self._intercept.copy()
+        if index:
+            scores += self._coef_t[index].T @ np.asarray(values)
+        exp = np.exp(scores - scores.max())
+        return exp / exp.sum()
+
+
 class IntentModel:
     def __init__(self, pipeline: Pipeline, data: TrainingData, threshold: float) -> None:
         self.pipeline = pipeline
+        self.scorer = FastScorer(pipeline)
         self.extractor = EntityExtractor(data)
         self.threshold = threshold
         self.labels: list[str] = list(pipeline.classes_)
@@ -87,7 +126,7 @@ class IntentModel:
         clean = normalize(text)
         if not clean:
             return NluResult(text, FALLBACK_INTENT, 0.0, language, entities)
-        proba = self.pipeline.predict_proba([clean])[0]
+        proba = self.scorer.proba(clean)
         order = np.argsort(proba)[::-1][:3]
         candidates = tuple((self.labels[i], float(proba[i])) for i in order)
         intent, confidence = candidates[0]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Webhook load benchmark on PostgreSQL with 2 server workers (the issue's setup):
+# fresh database, migrations, demo gym with generated members, then bench/webhook_load.py.
+# Usage: bash bench/run_webhook_bench.sh [MESSAGES] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MESSAGES=${1:-5000}
+CONCURRENCY=${2:-32}
+PORT=${BENCH_PORT:-8099}
+DB=gogym_bench
+ADMIN=${BENCH_PG_ADMIN:-postgresql://postgres@127.0.0.1:5432/postgres}
+
+psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB"
+export DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
+export PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
+export REDIS_URL="" SIMULATE_PROVIDERS=true
+.venv/bin/gogym migrate >/dev/null
+.venv/bin/gogym seed --demo --members 300 >/dev/null
+.venv/bin/gogym nlu train >/dev/null
+
+.venv/bin/gogym serve --port "$PORT" --workers 2 >/tmp/gogym-bench-server.log 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.5; done
+
+.venv/bin/python bench/webhook_load.py --url "http://127.0.0.1:$PORT" \
+  --messages "$MESSAGES" --concurrency "$CONCURRENCY" --members 200 --warmup 300
