@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from backend.settings import Settings
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,4 +79,8 @@ async def transaction(
             session.info.pop("after_commit", None)
             raise
     for hook in session.info.pop("after_commit", []):
-        await hook()
+        try:
+            await hook()
+        except Exception:
+            # The work is committed; a lost enqueue is picked up by the periodic sweeps.
+            log.exception("after-commit hook failed")

@@ -165,9 +165,11 @@ async def committed_sessionmaker(
 # --- no network beyond loopback -------------------------------------------------------
 
 _real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
 
 
-def _guarded_connect(sock: socket.socket, address: Any) -> Any:
+def _check(sock: socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         host = address[0]
         try:
@@ -176,12 +178,28 @@ def _guarded_connect(sock: socket.socket, address: Any) -> Any:
             loopback = host == "localhost"
         if not loopback:
             raise RuntimeError(f"network access outside loopback in a test: {address!r}")
+
+
+def _guarded_connect(sock: socket.socket, address: Any) -> Any:
+    _check(sock, address)
     return _real_connect(sock, address)
+
+
+def _guarded_connect_ex(sock: socket.socket, address: Any) -> Any:
+    _check(sock, address)
+    return _real_connect_ex(sock, address)
+
+
+def _guarded_sendto(sock: socket.socket, data: Any, *args: Any) -> Any:
+    _check(sock, args[-1])
+    return _real_sendto(sock, data, *args)
 
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", _guarded_sendto)
 
 
 # --- local HTTP servers (fake providers, live app) --------------------------------------

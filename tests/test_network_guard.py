@@ -73,3 +73,10 @@ def test_unix_sockets_are_not_affected(tmp_path: Path) -> None:
             client.connect(path)
             accepted, _ = server.accept()
             accepted.close()
+
+
+def test_connect_ex_and_udp_sendto_outside_loopback_are_refused() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp, pytest.raises(RuntimeError):
+        tcp.connect_ex(("192.0.2.1", 80))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, pytest.raises(RuntimeError):
+        udp.sendto(b"x", ("192.0.2.1", 53))

@@ -55,3 +55,18 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(12), default="received")
     error_code: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryStatus(Base):
+    """Every delivery callback the provider sent, kept even when it arrives before the
+    message's provider id is stored (the send's transaction may not have committed yet)."""
+
+    __tablename__ = "delivery_statuses"
+    __table_args__ = (UniqueConstraint("channel", "provider_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(12))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))
+    error_code: Mapped[str | None] = mapped_column(String(12))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

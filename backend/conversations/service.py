@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.conversations.models import Conversation, Message
+from backend.conversations.locks import lock_key
+from backend.conversations.models import Conversation, DeliveryStatus, Message
+from backend.types import utcnow
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_BODY_CHARS = 4096
@@ -93,16 +97,54 @@ def log_message(
 async def apply_delivery_status(
     session: AsyncSession, channel: str, provider_id: str, status: str, error_code: str | None
 ) -> bool:
-    """Record a provider's delivery callback; returns False for an unknown message."""
+    """Keep a provider's delivery callback and apply it to its message if that is known yet;
+    returns False when the message is not (yet) known."""
+    await hold_provider_id(session, channel, provider_id)
+    await session.execute(
+        _insert_ignoring_duplicates(session).values(
+            channel=channel,
+            provider_id=provider_id,
+            status=status,
+            error_code=error_code,
+            received_at=utcnow(),
+        )
+    )
     msg = await session.scalar(
         select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
     )
     if msg is None:
         return False
-    if _STATUS_RANK.get(status, 0) > _STATUS_RANK.get(msg.status, 0):
-        await session.execute(
-            update(Message)
-            .where(Message.id == msg.id)
-            .values(status=status, error_code=error_code or msg.error_code)
-        )
+    _advance(msg, status, error_code)
     return True
+
+
+async def hold_provider_id(session: AsyncSession, channel: str, provider_id: str) -> None:
+    """Serialize a send's commit of a provider id with callbacks for it (PostgreSQL; SQLite
+    transactions are serialized already), so neither misses the other's write."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": lock_key("delivery", channel, provider_id)},
+        )
+
+
+async def apply_stored_statuses(session: AsyncSession, msg: Message) -> None:
+    """Apply callbacks that arrived before the message's provider id was stored."""
+    rows = await session.execute(
+        select(DeliveryStatus.status, DeliveryStatus.error_code).where(
+            DeliveryStatus.channel == msg.channel, DeliveryStatus.provider_id == msg.provider_id
+        )
+    )
+    for status, error_code in rows.all():
+        _advance(msg, status, error_code)
+
+
+def _advance(msg: Message, status: str, error_code: str | None) -> None:
+    if _STATUS_RANK.get(status, 0) > _STATUS_RANK.get(msg.status, 0):
+        msg.status = status
+        msg.error_code = error_code or msg.error_code
+
+
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return insert(DeliveryStatus).on_conflict_do_nothing()

@@ -13,7 +13,9 @@ def partition_ddl(year: int, month: int) -> str:
     end = date(year + month // 12, month % 12 + 1, 1)
     return (
         f"CREATE TABLE IF NOT EXISTS member_events_{year:04d}_{month:02d} "
-        f"PARTITION OF member_events FOR VALUES FROM ('{start}') TO ('{end}')"
+        # Explicit UTC bounds: a bare date would be read in the session's TimeZone.
+        f"PARTITION OF member_events FOR VALUES FROM ('{start} 00:00:00+00') "
+        f"TO ('{end} 00:00:00+00')"
     )
 
 

@@ -11,7 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.models import Conversation, Message
-from backend.conversations.service import log_message, within_service_window
+from backend.conversations.service import (
+    apply_stored_statuses,
+    hold_provider_id,
+    log_message,
+    within_service_window,
+)
 from backend.db import transaction
 from backend.jobs import enqueue_after_commit
 from backend.messaging.models import OutboxMessage
@@ -148,11 +153,11 @@ async def send_outbox_message(
                 await _finish(session, item, "dead", "failed", exc.code, str(exc))
             return item.status
         item.status, item.sent_at, item.last_error = "sent", now, None
-        await session.execute(
-            update(Message)
-            .where(Message.id == item.message_id)
-            .values(provider_id=receipt.provider_id, status="sent")
-        )
+        await hold_provider_id(session, item.channel, receipt.provider_id)
+        logged = await session.get(Message, item.message_id)
+        if logged is not None:
+            logged.provider_id, logged.status = receipt.provider_id, "sent"
+            await apply_stored_statuses(session, logged)
         return item.status
 
 

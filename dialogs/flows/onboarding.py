@@ -19,8 +19,17 @@ _NOT_NAMES = frozenset({"hola", "si", "sí", "no", "ok", "va", "gracias", "ayuda
 MAX_TRIES = 2
 
 
-def extract_name(text: str) -> str | None:
-    """'me llamo ana lópez' → 'Ana López'; None when the text doesn't read as a name."""
+# Intents under which a bare word is still a name ("Sofía" reads as nothing else).
+_NAME_INTENTS = frozenset({"out_of_scope"})
+
+
+def extract_name(text: str, intent: str = "out_of_scope") -> str | None:
+    """'me llamo ana lópez' → 'Ana López'; None when the text doesn't read as a name.
+    Without "me llamo"/"soy", only text the NLU can't place is taken as a name, so
+    "buenas tardes" or "ya llegué" never become one."""
+    explicit = _NAME_PREFIX.match(text.strip())
+    if not explicit and intent not in _NAME_INTENTS:
+        return None
     cleaned = _NAME_PREFIX.sub("", text.strip()).strip(" .!¡,")
     words = cleaned.split()
     if not 1 <= len(words) <= 4 or not all(_NAME_WORD.match(w) for w in words):
@@ -36,7 +45,7 @@ async def start(turn: Turn) -> str:
 
 
 async def ask_name(turn: Turn) -> str:
-    name = None if turn.intent in ("greet", "check_in") else extract_name(turn.message.text)
+    name = extract_name(turn.message.text, turn.intent)
     if name is None:
         tries = turn.slots.get("tries", 0) + 1
         if tries > MAX_TRIES:

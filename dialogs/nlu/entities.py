@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from dialogs.nlu.data import EntitySpan, TrainingData
-from dialogs.nlu.normalize import strip_accents
+from dialogs.nlu.normalize import fold_with_positions, strip_accents
 
 # The text behind a front desk's QR: "CHECKIN CENTRO 123456".
 CHECKIN_TEXT = re.compile(r"\bcheck[\s-]?in\s+(?P<location>[a-z0-9-]+)\s+(?P<code>\d{6})\b", re.I)
@@ -32,9 +33,12 @@ class EntityExtractor:
             for rm in pattern.finditer(text):
                 if not any(s.start <= rm.start() < s.end for s in found):
                     found.append(EntitySpan(name, rm.group(0), rm.start(), rm.end()))
-        folded = strip_accents(text.lower())
+        folded, positions = fold_with_positions(text)
         for surface, value in self._synonyms:
             for sm in re.finditer(rf"\b{re.escape(strip_accents(surface))}\b", folded):
-                if not any(s.start < sm.end() and sm.start() < s.end for s in found):
-                    found.append(EntitySpan(self._synonym_entity, value, sm.start(), sm.end()))
+                start, end = positions[sm.start()], positions[sm.end() - 1] + 1
+                while end < len(text) and unicodedata.combining(text[end]):
+                    end += 1  # keep a trailing decomposed accent inside the span
+                if not any(s.start < end and start < s.end for s in found):
+                    found.append(EntitySpan(self._synonym_entity, value, start, end))
         return sorted(found, key=lambda s: s.start)

@@ -23,6 +23,18 @@ _NON_TEXT = re.compile(r"[^a-z0-9ñ$@#\-\s]")
 _SPACES = re.compile(r"\s+")
 
 
+def fold_with_positions(text: str) -> tuple[str, list[int]]:
+    """Lowercase, accent-folded text plus, for each folded character, its index in `text`
+    (folding can change the length: decomposed accents, ligatures, "…")."""
+    folded: list[str] = []
+    positions: list[int] = []
+    for i, char in enumerate(text):
+        for part in strip_accents(char.lower()):
+            folded.append(part)
+            positions.append(i)
+    return "".join(folded), positions
+
+
 def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))

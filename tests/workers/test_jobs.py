@@ -260,20 +260,12 @@ class CallbackBeforeCommit:
 
 
 async def test_delivery_callback_racing_the_send_commit_is_not_lost(
-    request: pytest.FixtureRequest,
     committed_sessionmaker: async_sessionmaker[AsyncSession],
-    is_postgres: bool,
 ) -> None:
-    if is_postgres:
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="send_outbox_message stores the provider id only when its transaction "
-                "commits, after the provider answered; a status callback arriving in between "
-                "finds no message, is acknowledged (204) and dropped, so the message stays "
-                "'sent' forever (on SQLite the webhook waits for the sender's write lock)",
-                strict=True,
-            )
-        )
+    # Regression: the provider id was stored only when the send's transaction committed, so
+    # a callback arriving in between found no message, was acknowledged (204) and dropped,
+    # leaving the message "sent" forever (PostgreSQL; on SQLite the webhook waited for the
+    # sender's write lock).
     item = await _queue_in_window(committed_sessionmaker, "hola")
     sender = CallbackBeforeCommit(committed_sessionmaker)
     status = await send_outbox_message(
