@@ -21,7 +21,12 @@ export REDIS_URL="" SIMULATE_PROVIDERS=true
 .venv/bin/gogym serve --port "$PORT" --workers 2 >/tmp/gogym-bench-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.5; done
+# Both workers must be serving before the load generator opens its keep-alive connections,
+# or they all land on the first worker up.
+for _ in $(seq 1 120); do
+  [ "$(grep -c 'Application startup complete' /tmp/gogym-bench-server.log)" -ge 2 ] && break
+  sleep 0.5
+done
 
 .venv/bin/python bench/webhook_load.py --url "http://127.0.0.1:$PORT" \
   --messages "$MESSAGES" --concurrency "$CONCURRENCY" --members 200 --warmup 300

@@ -92,13 +92,13 @@ class DialogueEngine:
         stored = await find_inbound(session, msg.channel, msg.provider_id)
         if stored is not None:
             return await _stored_result(session, stored)
-        gym = await self.gyms.by_number(session, gym_number)
-        if gym is None:
+        snapshot = await self.gyms.by_number(session, gym_number)
+        if snapshot is None:
             raise NotFound(
                 "Este número no pertenece a ningún gimnasio.",
                 "This number does not belong to any gym.",
             )
-        now = self.clock()
+        gym, now = snapshot.gym, self.clock()
         member = await member_by_phone(session, gym.id, phone)
         lang = nlu.language or (member.locale if member else "es")
         if member is None:
@@ -113,6 +113,7 @@ class DialogueEngine:
             session=session,
             settings=self.settings,
             gym=gym,
+            locations=snapshot.locations,
             member=member,
             conversation=convo,
             message=msg,

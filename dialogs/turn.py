@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.conversations.models import Conversation
-from backend.gyms.models import Gym
+from backend.gyms.models import Gym, Location
 from backend.members.models import Member
 from backend.settings import Settings
 from dialogs.catalog import t
@@ -26,6 +26,7 @@ class Turn:
     session: AsyncSession
     settings: Settings
     gym: Gym
+    locations: Sequence[Location]
     member: Member
     conversation: Conversation
     message: InboundMessage

@@ -22,23 +22,34 @@ async def gym_by_number(session: AsyncSession, number: str) -> Gym | None:
     return await session.scalar(select(Gym).where(Gym.whatsapp_number == number))
 
 
+@dataclass(frozen=True)
+class GymSnapshot:
+    gym: Gym
+    locations: tuple[Location, ...]
+
+
 class GymDirectory:
-    """Gyms by WhatsApp number, cached per process: read on every inbound message, changed
-    rarely. A change (e.g. closing enrollment) is seen within `ttl` seconds."""
+    """Gyms and their locations by WhatsApp number, cached per process: read on every
+    inbound message, changed rarely. A change (e.g. closing enrollment) is seen within
+    `ttl` seconds. The cached rows are detached, read-only snapshots."""
 
     def __init__(self, ttl: float = 30.0) -> None:
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Gym | None]] = {}
+        self._cache: dict[str, tuple[float, GymSnapshot | None]] = {}
 
-    async def by_number(self, session: AsyncSession, number: str) -> Gym | None:
+    async def by_number(self, session: AsyncSession, number: str) -> GymSnapshot | None:
         hit = self._cache.get(number)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
+        snapshot = None
         gym = await gym_by_number(session, number)
         if gym is not None:
-            session.expunge(gym)  # a read-only snapshot shared by later turns
-        self._cache[number] = (time.monotonic(), gym)
-        return gym
+            locations = tuple(await locations_of(session, gym.id))
+            for row in (gym, *locations):
+                session.expunge(row)
+            snapshot = GymSnapshot(gym, locations)
+        self._cache[number] = (time.monotonic(), snapshot)
+        return snapshot
 
 
 async def gym_by_slug(session: AsyncSession, slug: str) -> Gym | None:

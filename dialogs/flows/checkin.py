@@ -16,7 +16,7 @@ from backend.checkins.service import (
     ensure_may_enter,
 )
 from backend.gyms.models import Location
-from backend.gyms.service import local_today, locations_of, nearest_location
+from backend.gyms.service import local_today, nearest_location
 from dialogs import format as fmt
 from dialogs.turn import END, PASS, Flow, Turn
 
@@ -32,7 +32,7 @@ async def await_proof(turn: Turn) -> str:
 
 
 async def _try(turn: Turn, *, first: bool) -> str:
-    locations = list(await locations_of(turn.session, turn.gym.id))
+    locations = list(turn.locations)
     point = turn.message.location
     if point is not None:
         nearest = nearest_location(locations, point.latitude, point.longitude)
@@ -129,11 +129,7 @@ async def _explain(turn: Turn, refusal: CheckInRefused) -> None:
     tz = ZoneInfo(turn.gym.timezone)
     if isinstance(refusal, AlreadyCheckedIn):
         where = next(
-            (
-                loc.name
-                for loc in await locations_of(turn.session, turn.gym.id)
-                if loc.id == refusal.location_id
-            ),
+            (loc.name for loc in turn.locations if loc.id == refusal.location_id),
             turn.gym.name,
         )
         turn.say(
@@ -168,7 +164,7 @@ async def _covered_names(turn: Turn) -> str:
     holding = await current_holding(turn.session, turn.member.id)
     if holding is None:
         return ""
-    locations = await locations_of(turn.session, turn.gym.id)
+    locations = turn.locations
     covered = (
         {loc.id for loc in locations}
         if holding.plan.all_locations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.billing.service import covered_location_ids
-from backend.gyms.service import local_now, locations_of, public_plans
+from backend.gyms.service import local_now, public_plans
 from dialogs import format as fmt
 from dialogs.turn import END, Flow, Turn
 
@@ -92,7 +92,7 @@ def _intent_label(turn: Turn, intent: str) -> str:
 
 async def plan_lines(turn: Turn) -> str:
     plans = await public_plans(turn.session, turn.gym.id)
-    locations = {loc.id: loc.name for loc in await locations_of(turn.session, turn.gym.id)}
+    locations = {loc.id: loc.name for loc in turn.locations}
     lines = []
     for plan in plans:
         where = ""
@@ -127,7 +127,7 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 async def gym_info(turn: Turn) -> str:
     today = _WEEKDAYS[local_now(turn.gym, turn.now).weekday()]
     blocks = []
-    for loc in await locations_of(turn.session, turn.gym.id):
+    for loc in turn.locations:
         span = (loc.hours or {}).get(today)
         hours = f"{span[0]}–{span[1]}" if span else turn.text("closed_today")
         blocks.append(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from backend.billing.service import TrialAlreadyUsed, grant_trial_pass, has_any_subscription
-from backend.gyms.service import locations_of
 from backend.members.service import audit
 from dialogs.flows.common import plan_lines
 from dialogs.turn import END, PASS, Flow, Turn
@@ -74,9 +73,7 @@ async def offer_trial(turn: Turn) -> str:
         except TrialAlreadyUsed:
             turn.say("trial_used")
             return END
-        names = [
-            f"• {loc.name}: {loc.address}" for loc in await locations_of(turn.session, turn.gym.id)
-        ]
+        names = [f"• {loc.name}: {loc.address}" for loc in turn.locations]
         turn.say("trial_granted", locations="\n".join(names))
         return END
     if turn.intent == "deny":
