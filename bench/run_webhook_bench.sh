@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Webhook load benchmark on PostgreSQL with 2 server workers (the issue's setup):
-# fresh database, migrations, demo gym with generated members, then bench/webhook_load.py.
-# Usage: bash bench/run_webhook_bench.sh [MESSAGES] [CONCURRENCY]
+# Webhook load benchmark on PostgreSQL with 2 server workers (the issue's setup): a fresh
+# database, migrations, the demo gym with generated members; then bench/webhook_load.py
+# against the real app and against bench/bare_app.py (the least a webhook can do here).
+# Prints one JSON line per target. Usage: bash bench/run_webhook_bench.sh [MESSAGES] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${1:-5000}
@@ -9,6 +10,7 @@ CONCURRENCY=${2:-32}
 PORT=${BENCH_PORT:-8099}
 DB=gogym_bench
 ADMIN=${BENCH_PG_ADMIN:-postgresql://postgres@127.0.0.1:5432/postgres}
+LOG=${TMPDIR:-/tmp}/gogym-bench-server.log
 
 psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB"
 export DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
@@ -18,15 +20,23 @@ export REDIS_URL="" SIMULATE_PROVIDERS=true
 .venv/bin/gogym seed --demo --members 300 >/dev/null
 .venv/bin/gogym nlu train >/dev/null
 
-.venv/bin/gogym serve --port "$PORT" --workers 2 >/tmp/gogym-bench-server.log 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-# Both workers must be serving before the load generator opens its keep-alive connections,
-# or they all land on the first worker up.
-for _ in $(seq 1 120); do
-  [ "$(grep -c 'Application startup complete' /tmp/gogym-bench-server.log)" -ge 2 ] && break
-  sleep 0.5
-done
+run() {  # run LABEL COMMAND...: serve, wait for both workers, load, stop
+  local label=$1; shift
+  "$@" >"$LOG" 2>&1 &
+  local server=$!
+  # Both workers must be serving before the load generator opens its keep-alive
+  # connections, or they all land on the first worker up.
+  for _ in $(seq 1 120); do
+    [ "$(grep -c 'Application startup complete' "$LOG")" -ge 2 ] && break
+    sleep 0.5
+  done
+  printf '%s ' "$label"
+  .venv/bin/python bench/webhook_load.py --url "http://127.0.0.1:$PORT" \
+    --messages "$MESSAGES" --concurrency "$CONCURRENCY" --members 200 --warmup 300 \
+    2>/dev/null || true
+  kill "$server"; wait "$server" 2>/dev/null || true
+}
 
-.venv/bin/python bench/webhook_load.py --url "http://127.0.0.1:$PORT" \
-  --messages "$MESSAGES" --concurrency "$CONCURRENCY" --members 200 --warmup 300
+run "gogym:" .venv/bin/gogym serve --port "$PORT" --workers 2
+run "bare:" env PYTHONPATH=. .venv/bin/uvicorn bench.bare_app:app --port "$PORT" --workers 2 \
+  --log-level info --no-access-log

@@ -11,22 +11,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.locks import ConversationLocks
 from backend.conversations.models import Conversation, Message
 from backend.conversations.service import (
-    conversation_for,
+    attach_member,
     find_inbound,
+    insert_inbound,
     log_message,
+    member_and_conversation,
+    new_conversation,
     replies_to,
 )
-from backend.db import transaction
 from backend.errors import InvalidInput, NotFound
 from backend.gyms.models import Gym
 from backend.gyms.service import GymDirectory
-from backend.members.service import create_prospect, member_by_phone, record_event
+from backend.members.models import Member
+from backend.members.service import create_prospect, record_event
 from backend.messaging.service import queue_message
 from backend.phones import InvalidPhone, normalize_phone, strip_channel
 from backend.settings import Settings
@@ -68,17 +70,8 @@ class DialogueEngine:
         except InvalidPhone as exc:
             raise InvalidInput("Número de teléfono inválido.", "Invalid phone number.") from exc
         nlu = self.nlu.parse(msg.text[:MAX_TEXT_CHARS])
-        try:
-            async with self.locks.turn(self.sessionmaker, msg.channel, gym_number, phone) as s:
-                return await self._turn(s, msg, nlu, phone, gym_number, started)
-        except IntegrityError:
-            # Only a concurrent twin delivery gets here (the unique provider id held): answer
-            # what the first one stored.
-            async with transaction(self.sessionmaker) as session:
-                stored = await find_inbound(session, msg.channel, msg.provider_id)
-                if stored is None:
-                    raise
-                return await _stored_result(session, stored)
+        async with self.locks.turn(self.sessionmaker, msg.channel, gym_number, phone) as session:
+            return await self._turn(session, msg, nlu, phone, gym_number, started)
 
     async def _turn(
         self,
@@ -89,9 +82,6 @@ class DialogueEngine:
         gym_number: str,
         started: float,
     ) -> TurnResult:
-        stored = await find_inbound(session, msg.channel, msg.provider_id)
-        if stored is not None:
-            return await _stored_result(session, stored)
         snapshot = await self.gyms.by_number(session, gym_number)
         if snapshot is None:
             raise NotFound(
@@ -99,16 +89,22 @@ class DialogueEngine:
                 "This number does not belong to any gym.",
             )
         gym, now = snapshot.gym, self.clock()
-        member = await member_by_phone(session, gym.id, phone)
+        member, convo = await member_and_conversation(session, gym.id, phone, msg.channel)
+        inbound_id = await _insert_inbound(session, gym.id, member, msg, nlu, now)
+        if inbound_id is None:  # a re-delivery: answer what the first delivery stored
+            stored = await find_inbound(session, msg.channel, msg.provider_id)
+            assert stored is not None
+            return await _stored_result(session, stored)
         lang = nlu.language or (member.locale if member else "es")
         if member is None:
             if not gym.enrollment_open:
-                return await self._closed_enrollment(session, gym, msg, nlu, lang, now)
+                return self._closed_enrollment(session, gym, msg, lang, now, inbound_id)
             member = await create_prospect(session, gym, phone, msg.sender, lang, now)
+            await attach_member(session, inbound_id, member.id)
         elif nlu.language and nlu.language != member.locale and len(msg.text.split()) >= 3:
             member.locale = nlu.language
-        inbound = _log_inbound(session, gym.id, member.id, msg, nlu, now)
-        convo = await conversation_for(session, gym.id, member.id, msg.channel, now)
+        if convo is None:
+            convo = new_conversation(session, gym.id, member.id, msg.channel, now)
         turn = Turn(
             session=session,
             settings=self.settings,
@@ -132,7 +128,6 @@ class DialogueEngine:
             {"intent": nlu.intent, "channel": msg.channel},
             now,
         )
-        await session.flush()
         inline = time.monotonic() - started < self.settings.inline_reply_seconds
         for text in turn.replies:
             if inline:
@@ -145,7 +140,7 @@ class DialogueEngine:
                     address=msg.sender,
                     body=text,
                     now=now,
-                    reply_to=inbound,
+                    reply_to_id=inbound_id,
                     status="inline",
                 )
             else:  # too late for the webhook's answer: send through the outbox instead
@@ -158,24 +153,22 @@ class DialogueEngine:
                     from_=msg.gym,
                     body=text,
                     now=now,
-                    reply_to=inbound,
+                    reply_to_id=inbound_id,
                 )
         if inline:
             return TurnResult([OutboundMessage(text) for text in turn.replies])
         return TurnResult(queued=True)
 
-    async def _closed_enrollment(
+    def _closed_enrollment(
         self,
         session: AsyncSession,
         gym: Gym,
         msg: InboundMessage,
-        nlu: NluResult,
         lang: str,
         now: datetime,
+        inbound_id: int,
     ) -> TurnResult:
         """Unknown number, closed enrollment: answer politely and record no member."""
-        inbound = _log_inbound(session, gym.id, None, msg, nlu, now)
-        await session.flush()
         text = t(lang, "enrollment_closed", gym=gym.name)
         log_message(
             session,
@@ -186,7 +179,7 @@ class DialogueEngine:
             address=msg.sender,
             body=text,
             now=now,
-            reply_to=inbound,
+            reply_to_id=inbound_id,
             status="inline",
         )
         return TurnResult([OutboundMessage(text)])
@@ -245,35 +238,32 @@ def _save_state(convo: Conversation, turn: Turn, now: datetime) -> None:
     convo.updated_at = now
 
 
-def _log_inbound(
+async def _insert_inbound(
     session: AsyncSession,
     gym_id: int,
-    member_id: int | None,
+    member: Member | None,
     msg: InboundMessage,
     nlu: NluResult,
     now: datetime,
-) -> Message:
+) -> int | None:
     media: list[dict[str, Any]] | None = [
         {"url": m.url, "content_type": m.content_type} for m in msg.media
     ] or None
     if msg.location is not None:
-        media = [
-            *(media or []),
-            {"latitude": msg.location.latitude, "longitude": msg.location.longitude},
-        ]
-    return log_message(
+        point = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
+        media = [*(media or []), point]
+    return await insert_inbound(
         session,
         gym_id=gym_id,
-        member_id=member_id,
+        member_id=member.id if member else None,
         channel=msg.channel,
-        direction="in",
+        provider_id=msg.provider_id,
         address=msg.sender,
         body=msg.text,
-        now=now,
-        provider_id=msg.provider_id,
         media=media,
         intent=nlu.intent,
         confidence=round(nlu.confidence, 4),
+        now=now,
     )
 
 

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.conversations.locks import lock_key
 from backend.conversations.models import Conversation, DeliveryStatus, Message
+from backend.members.models import Member
 from backend.types import utcnow
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -35,22 +36,77 @@ async def replies_to(session: AsyncSession, message_id: int) -> Sequence[Message
     return rows.all()
 
 
-async def conversation_for(
+async def member_and_conversation(
+    session: AsyncSession, gym_id: int, phone: str, channel: str
+) -> tuple[Member | None, Conversation | None]:
+    """The member writing from `phone` and their conversation on `channel`, in one query."""
+    row = (
+        await session.execute(
+            select(Member, Conversation)
+            .outerjoin(
+                Conversation,
+                (Conversation.member_id == Member.id) & (Conversation.channel == channel),
+            )
+            .where(Member.gym_id == gym_id, Member.phone == phone)
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def new_conversation(
     session: AsyncSession, gym_id: int, member_id: int, channel: str, now: datetime
 ) -> Conversation:
-    convo = await session.scalar(
-        select(Conversation).where(
-            Conversation.gym_id == gym_id,
-            Conversation.member_id == member_id,
-            Conversation.channel == channel,
-        )
+    convo = Conversation(
+        gym_id=gym_id, member_id=member_id, channel=channel, slots={}, updated_at=now
     )
-    if convo is None:
-        convo = Conversation(
-            gym_id=gym_id, member_id=member_id, channel=channel, slots={}, updated_at=now
-        )
-        session.add(convo)
+    session.add(convo)
     return convo
+
+
+async def insert_inbound(
+    session: AsyncSession,
+    *,
+    gym_id: int,
+    member_id: int | None,
+    channel: str,
+    provider_id: str,
+    address: str,
+    body: str,
+    media: list[dict[str, Any]] | None,
+    intent: str,
+    confidence: float,
+    now: datetime,
+) -> int | None:
+    """Store an inbound message; None when its provider id is stored already (a re-delivery).
+    The unique (channel, provider_id) key makes the insert itself the duplicate check."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Message)
+        .values(
+            gym_id=gym_id,
+            member_id=member_id,
+            channel=channel,
+            direction="in",
+            provider_id=provider_id,
+            address=address,
+            body=body[:MAX_BODY_CHARS],
+            media=media,
+            intent=intent,
+            confidence=confidence,
+            status="received",
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(Message.id)
+    )
+    return await session.scalar(stmt)
+
+
+async def attach_member(session: AsyncSession, message_id: int, member_id: int) -> None:
+    """Link a message logged before its sender became a member (a new prospect)."""
+    await session.execute(
+        update(Message).where(Message.id == message_id).values(member_id=member_id)
+    )
 
 
 def within_service_window(convo: Conversation | None, now: datetime) -> bool:
@@ -72,7 +128,7 @@ def log_message(
     media: list[dict[str, Any]] | None = None,
     intent: str | None = None,
     confidence: float | None = None,
-    reply_to: Message | None = None,
+    reply_to_id: int | None = None,
     status: str = "received",
 ) -> Message:
     msg = Message(
@@ -88,7 +144,7 @@ def log_message(
         confidence=confidence,
         status=status,
         created_at=now,
-        reply_to_id=reply_to.id if reply_to is not None else None,
+        reply_to_id=reply_to_id,
     )
     session.add(msg)
     return msg

@@ -44,7 +44,7 @@ async def queue_message(
     content_sid: str | None = None,
     content_variables: dict[str, Any] | None = None,
     purpose: str = "transactional",
-    reply_to: Message | None = None,
+    reply_to_id: int | None = None,
 ) -> OutboxMessage:
     """Log the outbound message and queue it; it is sent only if the transaction commits."""
     logged = log_message(
@@ -56,7 +56,7 @@ async def queue_message(
         address=to,
         body=body,
         now=now,
-        reply_to=reply_to,
+        reply_to_id=reply_to_id,
         status="queued",
     )
     await session.flush()
