@@ -131,18 +131,7 @@ class DialogueEngine:
         inline = time.monotonic() - started < self.settings.inline_reply_seconds
         for text in turn.replies:
             if inline:
-                log_message(
-                    session,
-                    gym_id=gym.id,
-                    member_id=member.id,
-                    channel=msg.channel,
-                    direction="out",
-                    address=msg.sender,
-                    body=text,
-                    now=now,
-                    reply_to_id=inbound_id,
-                    status="inline",
-                )
+                _log_inline_reply(session, gym.id, member.id, msg, text, now, inbound_id)
             else:  # too late for the webhook's answer: send through the outbox instead
                 await queue_message(
                     session,
@@ -170,18 +159,7 @@ class DialogueEngine:
     ) -> TurnResult:
         """Unknown number, closed enrollment: answer politely and record no member."""
         text = t(lang, "enrollment_closed", gym=gym.name)
-        log_message(
-            session,
-            gym_id=gym.id,
-            member_id=None,
-            channel=msg.channel,
-            direction="out",
-            address=msg.sender,
-            body=text,
-            now=now,
-            reply_to_id=inbound_id,
-            status="inline",
-        )
+        _log_inline_reply(session, gym.id, None, msg, text, now, inbound_id)
         return TurnResult([OutboundMessage(text)])
 
     async def _dispatch(self, turn: Turn) -> None:
@@ -236,6 +214,30 @@ def _save_state(convo: Conversation, turn: Turn, now: datetime) -> None:
     convo.slots = dict(turn.slots)  # reassign: JSON columns don't track in-place edits
     convo.last_inbound_at = now
     convo.updated_at = now
+
+
+def _log_inline_reply(
+    session: AsyncSession,
+    gym_id: int,
+    member_id: int | None,
+    msg: InboundMessage,
+    text: str,
+    now: datetime,
+    inbound_id: int,
+) -> None:
+    """Log a reply that goes back in the webhook's TwiML answer."""
+    log_message(
+        session,
+        gym_id=gym_id,
+        member_id=member_id,
+        channel=msg.channel,
+        direction="out",
+        address=msg.sender,
+        body=text,
+        now=now,
+        reply_to_id=inbound_id,
+        status="inline",
+    )
 
 
 async def _insert_inbound(

@@ -5,18 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.gyms.models import Gym
 from backend.members.models import AuditEntry, Member, MemberEvent
 from backend.types import utcnow
-
-
-async def member_by_phone(session: AsyncSession, gym_id: int, phone: str) -> Member | None:
-    return await session.scalar(
-        select(Member).where(Member.gym_id == gym_id, Member.phone == phone)
-    )
 
 
 async def record_event(

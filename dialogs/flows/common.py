@@ -36,29 +36,14 @@ async def greet(turn: Turn) -> str:
     return END
 
 
-async def help_(turn: Turn) -> str:
-    turn.say("help")
-    return END
+def reply_flow(name: str, key: str) -> Flow:
+    """A flow that answers with one catalog message and ends."""
 
+    async def reply(turn: Turn) -> str:
+        turn.say(key)
+        return END
 
-async def thanks(turn: Turn) -> str:
-    turn.say("thanks")
-    return END
-
-
-async def goodbye(turn: Turn) -> str:
-    turn.say("goodbye")
-    return END
-
-
-async def affirm(turn: Turn) -> str:
-    turn.say("affirm_no_context")
-    return END
-
-
-async def deny(turn: Turn) -> str:
-    turn.say("deny_no_context")
-    return END
+    return Flow(name, reply)
 
 
 async def not_yet(turn: Turn) -> str:
@@ -144,11 +129,11 @@ async def gym_info(turn: Turn) -> str:
 
 
 GREET = Flow("greet", greet)
-HELP = Flow("help", help_)
-THANKS = Flow("thanks", thanks)
-GOODBYE = Flow("goodbye", goodbye)
-AFFIRM = Flow("affirm", affirm)
-DENY = Flow("deny", deny)
+HELP = reply_flow("help", "help")
+THANKS = reply_flow("thanks", "thanks")
+GOODBYE = reply_flow("goodbye", "goodbye")
+AFFIRM = reply_flow("affirm", "affirm_no_context")
+DENY = reply_flow("deny", "deny_no_context")
 NOT_YET = Flow("not_yet", not_yet)
 FALLBACK = Flow("fallback", fallback)
 PLAN_INFO = Flow("plan_info", plan_info)
