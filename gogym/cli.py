@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import sys
 from datetime import date
 
@@ -103,17 +105,26 @@ def seed(
     asyncio.run(_seed(demo, members, rng_seed, gym))
 
 
+def _command_name() -> str:
+    """How the user can call this CLI again: the path it was started by, if not on PATH."""
+    started = sys.argv[0]
+    if "/" in started and shutil.which("gogym") != os.path.abspath(started):
+        return os.path.relpath(started)
+    return "gogym"
+
+
 @app.command()
 def demo(port: int = 8000, members: int = 300) -> None:
     """Migrate the embedded database, seed the demo gym, and serve."""
     migrations.upgrade()
     asyncio.run(_seed(True, members, 7, "demo"))
+    me = _command_name()
     typer.echo(
         f"\nGoGym demo is starting on http://127.0.0.1:{port}\n"
-        f"Chat as Ana (active Premium member):   gogym chat --phone {DEMO_PHONE}\n"
-        f"Chat as Luis (owes an overdue invoice): gogym chat --phone +5215587654321\n"
-        f"Chat as a new prospect:                gogym chat --phone +5215500001111\n"
-        f"Today's check-in code for Centro:      gogym checkin-code --location centro\n"
+        f"Chat as Ana (active Premium member):    {me} chat --phone {DEMO_PHONE}\n"
+        f"Chat as Luis (owes an overdue invoice): {me} chat --phone +5215587654321\n"
+        f"Chat as a new prospect:                 {me} chat --phone +5215500001111\n"
+        f"Today's check-in code for Centro:       {me} checkin-code --location centro\n"
     )
     serve(port=port)
 
