@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     redis_url: str = ""
     secret_key: str = DEV_SECRET_KEY
     public_base_url: str = "http://127.0.0.1:8000"
-    default_timezone: str = "America/Mexico_City"
 
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
     twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN

@@ -41,8 +41,9 @@ from dialogs.nlu.classifier import IntentModel, NluResult
 from dialogs.nlu.normalize import normalize
 from dialogs.turn import END, PASS, Flow, Turn
 
-# Words that always leave the current flow and show the menu.
-ESCAPE_WORDS = frozenset({"menu", "salir", "cancelar", "inicio", "ayuda", "help", "exit"})
+# Words that always leave the current flow and show the menu. ("cancelar" is not one: it
+# means cancelling the membership.)
+ESCAPE_WORDS = frozenset({"menu", "salir", "inicio", "ayuda", "help", "exit"})
 MAX_TEXT_CHARS = 1600
 
 

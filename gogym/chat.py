@@ -13,6 +13,8 @@ from backend.integrations.twilio import TwilioSignature
 from backend.runtime import SIM_TWILIO_PREFIX
 from backend.settings import Settings
 
+# With no reply in the webhook's answer, the reply comes through the outbox: wait this long.
+OUTBOX_WAIT_SECONDS = 6.0
 HELP = (
     "Escribe como en WhatsApp. Comandos: /ubicacion LAT,LNG (mandar tu ubicación), "
     "/foto URL (mandar una foto), /salir"
@@ -73,6 +75,15 @@ class ChatClient:
             return [f"[HTTP {response.status_code}] {response.text}"]
         return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
 
+    def wait_outbox(self, seconds: float) -> list[str]:
+        """Outbox messages that arrive within `seconds` (replies a worker sends later)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            messages = self.outbox()
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(0.2)
+
     def outbox(self) -> list[str]:
         """Messages the bot sent through the outbox (simulated Twilio) since last asked."""
         try:
@@ -121,6 +132,5 @@ def run_console(client: ChatClient) -> None:
             continue
         for reply in replies:
             print(f"\ngym> {reply}")
-        time.sleep(0.2)
-        for extra in client.outbox():
+        for extra in client.wait_outbox(seconds=0.3 if replies else OUTBOX_WAIT_SECONDS):
             print(f"\ngym> {extra}")

@@ -56,12 +56,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         rt = runtime or build_runtime(settings)
         poller: asyncio.Task[Any] | None = None
         pool = None
-        if rt.jobs is not None:
-            pass  # given by the caller (tests)
-        elif settings.uses_arq:
+        if rt.jobs is None and settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
             rt.use_jobs(ArqJobs(pool))
-        else:
+        elif rt.jobs is None:  # embedded mode; a caller-given queue (tests) is kept as is
             jobs = InProcessJobs(FUNCTIONS, {"runtime": rt})
             rt.use_jobs(jobs)
             await ensure_event_partitions(jobs.ctx)
