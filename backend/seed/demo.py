@@ -1,0 +1,278 @@
+"""The `demo` gym: locations, plans, staff, the scripted members Ana and Luis, then history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.passwords import generate_password, hash_password
+from backend.billing.models import Plan, plan_locations
+from backend.gyms.models import Gym, Location, StaffUser
+from backend.seed.history import (
+    ANA_PHONE,
+    HISTORY_DAYS,
+    LUIS_PHONE,
+    load_context,
+    local,
+    paid_invoice,
+    seed_members,
+    utc,
+)
+from backend.seed.model import GymContext, InvoiceDraft, MemberDraft, SeedResult, Visit
+from backend.seed.persist import persist
+
+DEMO_SLUG = "demo"
+OWNER_EMAIL = "owner@gogym.demo"
+FRONT_DESK_EMAIL = "recepcion@gogym.demo"
+
+WEEK_HOURS: dict[str, list[str] | None] = {
+    "mon": ["06:00", "22:00"],
+    "tue": ["06:00", "22:00"],
+    "wed": ["06:00", "22:00"],
+    "thu": ["06:00", "22:00"],
+    "fri": ["06:00", "22:00"],
+    "sat": ["07:00", "15:00"],
+    "sun": ["08:00", "14:00"],
+}
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+async def seed_demo(
+    session: AsyncSession, *, members: int = 300, rng_seed: int = 7, now: datetime | None = None
+) -> SeedResult:
+    """Create the `demo` gym, its staff, Ana and Luis and `members` generated members, once."""
+    existing = await session.scalar(select(Gym.id).where(Gym.slug == DEMO_SLUG))
+    if existing is not None:
+        owner = await session.scalar(
+            select(StaffUser.email)
+            .where(StaffUser.gym_id == existing, StaffUser.role == "owner")
+            .order_by(StaffUser.id)
+            .limit(1)
+        )
+        return SeedResult(existing, owner, None, 0, 0, 0)
+
+    now = utc(now)
+    gym_id = await _create_demo_gym(session, now)
+    password = generate_password()
+    await _create_demo_staff(session, gym_id, password, now - timedelta(days=HISTORY_DAYS + 1))
+    ctx = await load_context(session, gym_id)
+    scripted = await persist(session, ctx, [_ana(ctx, now), _luis(ctx, now)])
+    generated = await seed_members(session, gym_id, members=members, rng_seed=rng_seed, now=now)
+    return SeedResult(
+        gym_id=gym_id,
+        owner_email=OWNER_EMAIL,
+        owner_password=password,
+        members=generated.members,
+        check_ins=scripted.check_ins + generated.check_ins,
+        invoices=scripted.invoices + generated.invoices,
+    )
+
+
+# --- demo gym -----------------------------------------------------------------------------
+
+
+async def _create_demo_gym(session: AsyncSession, now: datetime) -> int:
+    founded = now - timedelta(days=HISTORY_DAYS + 1)
+    gym = Gym(
+        name="GoGym Demo",
+        slug=DEMO_SLUG,
+        whatsapp_number="+14155238886",
+        timezone="America/Mexico_City",
+        checkin_policy="verify",
+        enrollment_open=True,
+        phone="+525555555555",
+        created_at=founded,
+    )
+    session.add(gym)
+    await session.flush()
+    centro = Location(
+        gym_id=gym.id,
+        slug="centro",
+        name="GoGym Centro",
+        address="Av. 5 de Mayo 32, Centro Histórico, Cuauhtémoc, 06000 Ciudad de México, CDMX",
+        latitude=19.4326,
+        longitude=-99.1332,
+        radius_m=150,
+        hours=dict(WEEK_HOURS),
+    )
+    norte = Location(
+        gym_id=gym.id,
+        slug="norte",
+        name="GoGym Norte",
+        address="Av. Montevideo 363, Lindavista, Gustavo A. Madero, 07300 Ciudad de México, CDMX",
+        latitude=19.4890,
+        longitude=-99.1300,
+        radius_m=150,
+        hours=dict(WEEK_HOURS),
+    )
+    basico = Plan(
+        gym_id=gym.id,
+        code="basico",
+        name="Básico",
+        price_cents=49900,
+        interval="month",
+        interval_count=1,
+        public=True,
+        active=True,
+        all_locations=False,
+    )
+    plans = [
+        basico,
+        Plan(
+            gym_id=gym.id,
+            code="premium",
+            name="Premium",
+            price_cents=79900,
+            interval="month",
+            interval_count=1,
+            public=True,
+            active=True,
+            all_locations=True,
+        ),
+        Plan(
+            gym_id=gym.id,
+            code="anual",
+            name="Anual",
+            price_cents=799000,
+            interval="year",
+            interval_count=1,
+            public=True,
+            active=True,
+            all_locations=True,
+        ),
+        Plan(
+            gym_id=gym.id,
+            code="pase-dia",
+            name="Pase de día",
+            price_cents=0,
+            interval="day",
+            interval_count=1,
+            public=False,
+            active=True,
+            all_locations=True,
+        ),
+    ]
+    session.add_all([centro, norte, *plans])
+    await session.flush()
+    await session.execute(
+        insert(plan_locations), [{"plan_id": basico.id, "location_id": centro.id}]
+    )
+    return gym.id
+
+
+async def _create_demo_staff(
+    session: AsyncSession, gym_id: int, owner_password: str, created_at: datetime
+) -> None:
+    session.add_all(
+        [
+            StaffUser(
+                gym_id=gym_id,
+                email=OWNER_EMAIL,
+                name="Mariana Torres",
+                role="owner",
+                password_hash=hash_password(owner_password),
+                active=True,
+                created_at=created_at,
+            ),
+            # Nobody is told this password; the owner resets it from the dashboard.
+            StaffUser(
+                gym_id=gym_id,
+                email=FRONT_DESK_EMAIL,
+                name="Recepción Centro",
+                role="front_desk",
+                password_hash=hash_password(generate_password()),
+                active=True,
+                created_at=created_at,
+            ),
+        ]
+    )
+    await session.flush()
+
+
+def _ana(ctx: GymContext, now: datetime) -> MemberDraft:
+    """Premium, paid up, comes in every other day or so; never today, so she can check in."""
+    plan, centro = ctx.plan("premium"), ctx.location("centro")
+    joined = now - timedelta(days=70)
+    periods = [(now - timedelta(days=d), now - timedelta(days=d - 30)) for d in (70, 40, 10)]
+    invoices = [
+        paid_invoice(start, end, start + timedelta(hours=2), plan.price_cents)
+        for start, end in periods
+    ]
+    today = now.astimezone(ctx.tz).date()
+    visits = [
+        Visit(
+            _scripted_visit(
+                ctx.tz, today - timedelta(days=d), time(7, 10) if d % 2 else time(19, 20)
+            ),
+            centro.id,
+            "code",
+        )
+        for d in range(1, 70)
+        if d % 7 in (1, 3, 5)
+    ]
+    return MemberDraft(
+        phone=ANA_PHONE,
+        name="Ana López",
+        joined_at=joined,
+        plan=plan,
+        home_location_id=centro.id,
+        marketing_opt_in=True,
+        member_status="active",
+        sub_status="active",
+        period_start=periods[-1][0],
+        period_end=periods[-1][1],
+        invoices=invoices,
+        visits=visits,
+    )
+
+
+def _luis(ctx: GymContext, now: datetime) -> MemberDraft:
+    """Básico, past due: one open invoice that fell due five days ago, older ones paid."""
+    plan, centro = ctx.plan("basico"), ctx.location("centro")
+    joined = now - timedelta(days=98)
+    invoices = [
+        paid_invoice(start, start + timedelta(days=30), start + timedelta(days=1), plan.price_cents)
+        for start in (now - timedelta(days=d) for d in (98, 68, 38))
+    ]
+    start, end = now - timedelta(days=8), now + timedelta(days=22)
+    overdue = InvoiceDraft(
+        period_start=start,
+        period_end=end,
+        issued_at=start,
+        due_at=now - timedelta(days=5),
+        paid_at=None,
+        total_cents=plan.price_cents,
+        status="open",
+    )
+    invoices.append(overdue)
+    today = now.astimezone(ctx.tz).date()
+    visits = [
+        Visit(_scripted_visit(ctx.tz, today - timedelta(days=d), time(18, 40)), centro.id, "code")
+        for d in range(10, 97)
+        if d % 7 in (2, 5)
+    ]
+    return MemberDraft(
+        phone=LUIS_PHONE,
+        name="Luis Pérez",
+        joined_at=joined,
+        plan=plan,
+        home_location_id=centro.id,
+        marketing_opt_in=False,
+        member_status="active",
+        sub_status="past_due",
+        period_start=start,
+        period_end=end,
+        invoices=invoices,
+        visits=visits,
+    )
+
+
+def _scripted_visit(tz: ZoneInfo, day: date, weekday_time: time) -> datetime:
+    """A visit at the member's usual weekday time, or mid-morning on weekends' short hours."""
+    at = weekday_time if day.weekday() < 5 else time(10, 15)
+    return local(tz, day, at)
