@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Webhook load benchmark on PostgreSQL with 2 server workers (the issue's setup): a fresh
 # database, migrations, the demo gym with generated members; then bench/webhook_load.py
-# against the real app and against bench/bare_app.py (the least a webhook can do here).
+# against the real app and against bench/bare_app.py in its three modes (the least a webhook
+# can do here: one insert via SQLAlchemy, one via raw asyncpg, no database).
 # Prints one JSON line per target. Usage: bash bench/run_webhook_bench.sh [MESSAGES] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,7 @@ run() {  # run LABEL COMMAND...: serve, wait for both workers, load, stop
 }
 
 run "gogym:" .venv/bin/gogym serve --port "$PORT" --workers 2
-run "bare:" env PYTHONPATH=. .venv/bin/uvicorn bench.bare_app:app --port "$PORT" --workers 2 \
-  --log-level info --no-access-log
+for db in sqlalchemy asyncpg none; do
+  run "bare-$db:" env PYTHONPATH=. BENCH_BARE_DB=$db .venv/bin/uvicorn bench.bare_app:app \
+    --port "$PORT" --workers 2 --log-level info --no-access-log
+done
