@@ -28,6 +28,14 @@ DEMO_SLUG = "demo"
 OWNER_EMAIL = "owner@gogym.demo"
 FRONT_DESK_EMAIL = "recepcion@gogym.demo"
 
+# code, name, price in centavos (IVA included), interval, offered to prospects, all locations.
+# Básico covers Centro only; the day pass is what free trials are made of.
+DEMO_PLANS = (
+    ("basico", "Básico", 49900, "month", True, False),
+    ("premium", "Premium", 79900, "month", True, True),
+    ("anual", "Anual", 799000, "year", True, True),
+    ("pase-dia", "Pase de día", 0, "day", False, True),
+)
 WEEK_HOURS: dict[str, list[str] | None] = {
     "mon": ["06:00", "22:00"],
     "tue": ["06:00", "22:00"],
@@ -110,53 +118,21 @@ async def _create_demo_gym(session: AsyncSession, now: datetime) -> int:
         radius_m=150,
         hours=dict(WEEK_HOURS),
     )
-    basico = Plan(
-        gym_id=gym.id,
-        code="basico",
-        name="Básico",
-        price_cents=49900,
-        interval="month",
-        interval_count=1,
-        public=True,
-        active=True,
-        all_locations=False,
-    )
     plans = [
-        basico,
         Plan(
             gym_id=gym.id,
-            code="premium",
-            name="Premium",
-            price_cents=79900,
-            interval="month",
+            code=code,
+            name=name,
+            price_cents=cents,
+            interval=interval,
             interval_count=1,
-            public=True,
+            public=public,
             active=True,
-            all_locations=True,
-        ),
-        Plan(
-            gym_id=gym.id,
-            code="anual",
-            name="Anual",
-            price_cents=799000,
-            interval="year",
-            interval_count=1,
-            public=True,
-            active=True,
-            all_locations=True,
-        ),
-        Plan(
-            gym_id=gym.id,
-            code="pase-dia",
-            name="Pase de día",
-            price_cents=0,
-            interval="day",
-            interval_count=1,
-            public=False,
-            active=True,
-            all_locations=True,
-        ),
+            all_locations=everywhere,
+        )
+        for code, name, cents, interval, public, everywhere in DEMO_PLANS
     ]
+    basico = plans[0]
     session.add_all([centro, norte, *plans])
     await session.flush()
     await session.execute(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.models import Conversation, Message
@@ -48,6 +47,14 @@ async def _queued(session: AsyncSession, *, in_window: bool = True, **kw: Any) -
     return item
 
 
+async def _logged(session: AsyncSession, item: OutboxMessage) -> Message | None:
+    """The outbound log row of an outbox item, as the sending transaction left it."""
+    logged = await session.get(Message, item.message_id)
+    if logged is not None:
+        await session.refresh(logged)
+    return logged
+
+
 def _sender(settings: Settings, base_url: str) -> TwilioMessageSender:
     return TwilioMessageSender(settings.twilio_account_sid, settings.twilio_auth_token, base_url)
 
@@ -73,8 +80,7 @@ async def test_queued_message_is_sent_once_through_twilio(
     assert await _send(sessionmaker, sender, item.id) == "sent"
     assert await _send(sessionmaker, sender, item.id) == "sent"  # a re-run sends nothing
     assert [m.body for m in sim.messages_to(TO)] == ["Tu recibo está listo ✅"]
-    logged = await session.scalar(select(Message).where(Message.id == item.message_id))
-    await session.refresh(logged)
+    logged = await _logged(session, item)
     assert logged is not None and logged.status == "sent"
     assert logged.provider_id == sim.sent[-1].sid
 
@@ -109,8 +115,7 @@ async def test_client_errors_are_not_retried(
     sim.fail_next(400, 21211, "The 'To' number is not a valid phone number.")
     item = await _queued(session)
     assert await _send(sessionmaker, _sender(settings, base), item.id) == "dead"
-    logged = await session.scalar(select(Message).where(Message.id == item.message_id))
-    await session.refresh(logged)
+    logged = await _logged(session, item)
     assert logged is not None and logged.status == "failed" and logged.error_code == "21211"
 
 
@@ -124,8 +129,7 @@ async def test_free_text_outside_24h_window_is_not_sent(
     item = await _queued(session, in_window=False)
     assert await _send(sessionmaker, _sender(settings, base), item.id) == "dead"
     assert sim.messages_to(TO) == []
-    logged = await session.scalar(select(Message).where(Message.id == item.message_id))
-    await session.refresh(logged)
+    logged = await _logged(session, item)
     assert logged is not None and logged.error_code == "63016"
 
 
