@@ -49,7 +49,8 @@ async def signed_form(request: Request) -> dict[str, str]:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signer.is_valid(_public_url(settings, request), params, signature):
         raise Forbidden("Firma de Twilio inválida.", "Invalid Twilio signature.")
-    return params
+    # Verified as sent; PostgreSQL text cannot hold NUL, and no real field needs one.
+    return {k: v.replace("\x00", "") for k, v in params.items()}
 
 
 def parse_inbound(form: Mapping[str, str]) -> InboundMessage:

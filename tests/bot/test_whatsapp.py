@@ -134,3 +134,12 @@ async def test_status_callback_updates_delivery_and_ignores_unknown(
     unknown = dict(delivered, MessageSid=new_sid())
     assert (await wa.post(unknown, path=STATUS_PATH)).status_code == 204
     assert (await wa.post(delivered, path=STATUS_PATH, signature="nope")).status_code == 403
+
+
+async def test_nul_bytes_are_dropped_not_a_500(wa: WhatsApp, session: AsyncSession) -> None:
+    gym, *_ = await standard_gym(session)
+    await make_member(session, gym)
+    await session.commit()
+    assert "Ana" in await wa.say("ho\x00la", ProfileName="A\x00na")
+    stored = await session.scalar(select(Message).where(Message.direction == "in"))
+    assert stored is not None and stored.body == "hola"
