@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -23,6 +24,8 @@ from dialogs.messages import GeoPoint, InboundMessage, Media, TurnResult
 log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
+# Twilio resource ids: a two-letter type prefix (SM, MM…) and 32 hex digits.
+TWILIO_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 MAX_MEDIA = 10
 Handler = Callable[[InboundMessage], Awaitable[TurnResult]]
 
@@ -60,6 +63,8 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
         raise BadTwilioRequest(
             "Faltan MessageSid, From o To.", "MessageSid, From and To are required."
         )
+    if not TWILIO_SID.fullmatch(sid):
+        raise BadTwilioRequest("MessageSid inválido.", "Invalid MessageSid.")
     try:
         num_media = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
     except ValueError as exc:
@@ -126,12 +131,13 @@ def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
         request: Request, form: dict[str, str] = Depends(signed_form)
     ) -> Response:
         sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-        if not sid or not status:
+        if not TWILIO_SID.fullmatch(sid) or not status or len(status) > 12:
             raise BadTwilioRequest(
-                "Faltan MessageSid o MessageStatus.", "MessageSid and MessageStatus are required."
+                "MessageSid o MessageStatus inválidos.", "Invalid MessageSid or MessageStatus."
             )
         async with transaction(request.app.state.sessionmaker) as session:
-            await apply_delivery_status(session, CHANNEL, sid, status, form.get("ErrorCode"))
+            error_code = form.get("ErrorCode", "")[:12] or None  # Twilio codes are 5 digits
+            await apply_delivery_status(session, CHANNEL, sid, status, error_code)
         return Response(status_code=204)
 
     return api

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.conversations.models import Message
 from tests.factories import make_member, make_subscription, standard_gym
-from tests.whatsapp import WhatsApp
+from tests.whatsapp import STATUS_PATH, WhatsApp, recorded
 
 texts = st.one_of(
     st.text(max_size=300),
@@ -66,7 +66,16 @@ async def gym_wa(wa: WhatsApp, session: AsyncSession) -> WhatsApp:
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(body=texts, num_media=numbers, lat=coordinates, lng=coordinates, sender=phones)
+@given(
+    body=texts,
+    num_media=numbers,
+    lat=coordinates,
+    lng=coordinates,
+    sender=phones,
+    sid=st.one_of(
+        st.just(""), st.text(max_size=80), st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True)
+    ),
+)
 async def test_random_signed_forms_never_get_a_500(
     gym_wa: WhatsApp,
     session: AsyncSession,
@@ -75,8 +84,11 @@ async def test_random_signed_forms_never_get_a_500(
     lat: str,
     lng: str,
     sender: str,
+    sid: str,
 ) -> None:
     form = gym_wa.form(body, NumMedia=num_media, Latitude=lat, Longitude=lng, From=sender)
+    if sid:
+        form["MessageSid"] = sid
     before = await session.scalar(select(func.count()).select_from(Message))
     response = await gym_wa.post(form)
     assert response.status_code < 500, response.text
@@ -85,3 +97,25 @@ async def test_random_signed_forms_never_get_a_500(
     else:
         assert response.json()["error"]["message"]["es"]
         assert await session.scalar(select(func.count()).select_from(Message)) == before
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sid=st.one_of(st.text(max_size=80), st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True)),
+    status=st.one_of(
+        st.text(max_size=30), st.sampled_from(["sent", "delivered", "read", "failed"])
+    ),
+    error_code=st.text(max_size=30),
+)
+async def test_random_signed_status_callbacks_never_get_a_500(
+    gym_wa: WhatsApp, sid: str, status: str, error_code: str
+) -> None:
+    form = recorded("status_delivered") | {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "ErrorCode": error_code,
+    }
+    response = await gym_wa.post(form, path=STATUS_PATH)
+    assert response.status_code in (204, 400), response.text
