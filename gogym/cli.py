@@ -87,6 +87,12 @@ async def _seed(demo: bool, members: int, rng_seed: int, gym_slug: str) -> None:
                 result = await seed_members(session, gym.id, members=members, rng_seed=rng_seed)
     finally:
         await engine.dispose()
+    if demo and result.owner_password is None and not result.members:
+        typer.echo(
+            f"the demo gym is already here (owner login {result.owner_email}; its password was "
+            "printed when it was created). `make clean` then `make demo` starts over."
+        )
+        return
     typer.echo(
         f"seeded: {result.members} members, {result.check_ins} visits, {result.invoices} invoices"
     )
