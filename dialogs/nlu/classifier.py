@@ -27,6 +27,8 @@ from dialogs.nlu.language import detect_language
 from dialogs.nlu.normalize import normalize
 
 FALLBACK_INTENT = "out_of_scope"
+# What a member means is in the first lines; longer text is not read (and not slower).
+MAX_PARSE_CHARS = 1000
 ARTIFACT_VERSION = 1
 
 
@@ -119,11 +121,12 @@ class IntentModel:
         return cls(pipeline, data, threshold)
 
     def parse(self, text: str) -> NluResult:
-        entities = tuple(self.extractor.extract(text))
-        language = detect_language(text)
-        if CHECKIN_TEXT.search(text):
+        window = text[:MAX_PARSE_CHARS]  # analysed; the result still echoes the whole text
+        entities = tuple(self.extractor.extract(window))
+        language = detect_language(window)
+        if CHECKIN_TEXT.search(window):
             return NluResult(text, "check_in", 1.0, language, entities)
-        clean = normalize(text)
+        clean = normalize(window)
         if not clean:
             return NluResult(text, FALLBACK_INTENT, 0.0, language, entities)
         proba = self.scorer.proba(clean)

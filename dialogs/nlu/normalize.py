@@ -26,6 +26,8 @@ _SPACES = re.compile(r"\s+")
 def fold_with_positions(text: str) -> tuple[str, list[int]]:
     """Lowercase, accent-folded text plus, for each folded character, its index in `text`
     (folding can change the length: decomposed accents, ligatures, "…")."""
+    if text.isascii():  # the common case: folding is just lowercasing, one to one
+        return text.lower(), list(range(len(text)))
     folded: list[str] = []
     positions: list[int] = []
     for i, char in enumerate(text):
