@@ -11,17 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.errors import DomainError
+from backend.errors import DomainError, error_body
 
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def _error(status: int, code: str, es: str, en: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": {"es": es, "en": en}}}, status_code=status
-    )
+def _error(
+    status: int, code: str, es: str, en: str, details: dict[str, object] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, es, en, details), status_code=status)
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -31,8 +31,18 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-    return _error(422, "invalid_input", f"Datos inválidos: {fields}", f"Invalid input: {fields}")
+    problems = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    fields = ", ".join(p["field"] for p in problems)
+    return _error(
+        422,
+        "invalid_input",
+        f"Datos inválidos: {fields}",
+        f"Invalid input: {fields}",
+        {"fields": problems},
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

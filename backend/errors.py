@@ -7,15 +7,30 @@ class DomainError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message_es: str, message_en: str) -> None:
+    def __init__(
+        self, message_es: str, message_en: str, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message_en)
         self.message_es = message_es
         self.message_en = message_en
+        self.details = details or {}
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "error": {"code": self.code, "message": {"es": self.message_es, "en": self.message_en}}
+        return error_body(self.code, self.message_es, self.message_en, self.details)
+
+
+def error_body(
+    code: str, message_es: str, message_en: str, details: dict[str, object] | None = None
+) -> dict[str, object]:
+    """The one error shape every API answer uses."""
+    return {
+        "error": {
+            "code": code,
+            "message_es": message_es,
+            "message_en": message_en,
+            "details": details or {},
         }
+    }
 
 
 class NotFound(DomainError):
@@ -31,3 +46,13 @@ class Forbidden(DomainError):
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"

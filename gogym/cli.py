@@ -62,10 +62,10 @@ def worker() -> None:
 
 
 @app.command()
-def migrate(revision: str = "head", downgrade: bool = False) -> None:
+def migrate(revision: str = "heads", downgrade: bool = False) -> None:
     """Apply (or roll back) the database migrations."""
     if downgrade:
-        migrations.downgrade(revision=revision if revision != "head" else "base")
+        migrations.downgrade(revision=revision if revision not in ("head", "heads") else "base")
     else:
         migrations.upgrade(revision=revision)
     typer.echo(f"database at {revision}")

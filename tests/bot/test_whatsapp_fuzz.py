@@ -95,7 +95,7 @@ async def test_random_signed_forms_never_get_a_500(
     if response.status_code == 200:
         ET.fromstring(response.text)  # well-formed TwiML
     else:
-        assert response.json()["error"]["message"]["es"]
+        assert response.json()["error"]["message_es"]
         assert await session.scalar(select(func.count()).select_from(Message)) == before
 
 
