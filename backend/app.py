@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.api import CommitBeforeResponse
 from backend.errors import DomainError, error_body
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,18 @@ def _error(
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return JSONResponse(exc.as_json(), status_code=exc.status_code)
+    return JSONResponse(exc.as_json(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return _error(
+            400,
+            "malformed_json",
+            "El cuerpo de la solicitud no es JSON válido.",
+            "The request body is not valid JSON.",
+        )
     problems = [
         {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
         for e in exc.errors()
@@ -74,6 +82,7 @@ def create_app(routers: Sequence[APIRouter], lifespan: Lifespan | None = None) -
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CommitBeforeResponse)
     app.add_api_route("/healthz", _health, methods=["GET"], tags=["ops"])
     for router in routers:
         app.include_router(router)

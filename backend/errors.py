@@ -18,6 +18,11 @@ class DomainError(Exception):
     def as_json(self) -> dict[str, object]:
         return error_body(self.code, self.message_es, self.message_en, self.details)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers the answer carries (Retry-After, WWW-Authenticate)."""
+        return {}
+
 
 def error_body(
     code: str, message_es: str, message_en: str, details: dict[str, object] | None = None
@@ -56,3 +61,28 @@ class Conflict(DomainError):
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"
+
+
+class Unauthenticated(Unauthorized):
+    """No valid credentials: tells the client how to authenticate."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Demasiadas solicitudes; inténtalo de nuevo en {retry_after} s.",
+            f"Too many requests; try again in {retry_after} s.",
+            {"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

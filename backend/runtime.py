@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.db import make_engine
+from backend.integrations.fake_payments import FakePaymentProvider
 from backend.integrations.twilio import TwilioMessageSender
 from backend.jobs import JobQueue
 from backend.messaging.sender import MessageSender
+from backend.payments.provider import PaymentProvider
 from backend.settings import Settings
 
 SIM_TWILIO_PREFIX = "/_sim/twilio"
@@ -21,6 +23,9 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     sender: MessageSender
+    # Issue #5 brings the Mercado Pago adapter; until then saved cards are charged by the
+    # in-process fake (the embedded demo and tests).
+    payments: PaymentProvider = field(default_factory=FakePaymentProvider)
     jobs: JobQueue | None = None
 
     @property
@@ -45,10 +50,14 @@ def twilio_api_base_url(settings: Settings) -> str:
     return ""
 
 
-def build_runtime(settings: Settings, sender: MessageSender | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    sender: MessageSender | None = None,
+    payments: PaymentProvider | None = None,
+) -> Runtime:
     engine = make_engine(settings)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     sender = sender or TwilioMessageSender(
         settings.twilio_account_sid, settings.twilio_auth_token, twilio_api_base_url(settings)
     )
-    return Runtime(settings, engine, sessionmaker, sender)
+    return Runtime(settings, engine, sessionmaker, sender, payments or FakePaymentProvider())

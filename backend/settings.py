@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     nlu_data_dir: Path = Path("nlu_data")
     nlu_confidence_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
 
+    # Optional LLM assist for low-confidence messages (any OpenAI-compatible server).
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=2.5, gt=0.0, le=30.0)
+
     checkin_cooldown_hours: int = 3
     # Replies ready within this many seconds go back in the webhook answer (TwiML).
     inline_reply_seconds: float = 8.0
@@ -40,11 +46,29 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 6
     db_pool_size: int = 10
 
+    # Approved WhatsApp templates (Content SIDs) for proactive notices that may reach a
+    # member outside the 24-hour window: {"payment_reminder": "HX…", "access_suspended": "HX…",
+    # "payment_received": "HX…"}. JSON in the environment.
+    whatsapp_templates: dict[str, str] = Field(default_factory=dict)
+    # Embedded mode: how often the in-process scheduler runs the billing cycle and dunning.
+    billing_interval_minutes: int = Field(default=60, ge=1)
+
+    # REST API auth: access JWT lifetime, refresh-token lifetime, and fixed-window rate
+    # limits (requests per window) per user or API key, per client IP, and for login and
+    # refresh attempts per client IP.
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_per_principal: int = Field(default=600, ge=1)
+    rate_limit_per_ip: int = Field(default=1200, ge=1)
+    rate_limit_auth_per_ip: int = Field(default=20, ge=1)
+
     @model_validator(mode="after")
     def _refuse_demo_secrets(self) -> Settings:
         if self.gogym_env == "production":
             weak = {
-                "SECRET_KEY": self.secret_key == DEV_SECRET_KEY,
+                # HS256 JWTs need at least a 256-bit key (RFC 7518 §3.2).
+                "SECRET_KEY": self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32,
                 "TWILIO_AUTH_TOKEN": self.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN,
                 "SIMULATE_PROVIDERS": self.simulate_providers,
             }

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from datetime import date
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -20,8 +21,10 @@ from backend.gyms.service import gym_by_slug, local_today, locations_of
 from backend.seed import seed_demo, seed_members
 from backend.settings import get_settings
 from backend.types import utcnow
+from backend.integrations.openai_llm import OpenAILanguageModel
+from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import load_or_train, train_and_save
-from dialogs.nlu.evaluate import cross_validate
+from dialogs.nlu.evaluate import cross_validate, write_confusion_png
 from gogym.chat import ChatClient, run_console
 from workers.settings import WorkerSettings
 
@@ -191,25 +194,41 @@ def nlu_train() -> None:
 
 @nlu_app.command("predict")
 def nlu_predict() -> None:
-    """stdin: one utterance per line → stdout: one JSON object per line."""
+    """stdin: one utterance per line → stdout: one JSON object per line. With
+    OPENAI_API_KEY set, low-confidence lines are also asked to the language model."""
 
     s = get_settings()
     model = load_or_train(s.nlu_data_dir, s.nlu_model_dir, s.nlu_confidence_threshold)
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        sys.stdout.write(json.dumps(model.parse(text).as_json(), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    nlu = AssistedNlu(model, OpenAILanguageModel.from_settings(s), s.openai_timeout_seconds)
+    with asyncio.Runner() as runner:
+        for line in sys.stdin:
+            text = line.rstrip("\r\n")
+            result = model.parse(text)
+            if nlu.needs_assist(result):
+                result = runner.run(nlu.assist(result))
+            sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
 
 
 @nlu_app.command("evaluate")
 def nlu_evaluate(
-    folds: int = 5, min_f1: float = typer.Option(0.0, help="Exit 1 under this macro-F1.")
+    folds: int = typer.Option(5, help="Stratified k-fold splits."),
+    min_f1: float = typer.Option(
+        0.0, help="Exit 1 when the overall or any language's macro-F1 is under this."
+    ),
+    confusion: Path = typer.Option(
+        Path("models/nlu-confusion.png"), help="Where to write the confusion-matrix PNG."
+    ),
+    worst: int = typer.Option(20, help="How many of the most confident errors to list."),
 ) -> None:
-    """Stratified k-fold cross-validation: per-intent precision/recall/F1 and macro-F1."""
+    """Stratified k-fold cross-validation: per-intent P/R/F1, macro-F1 overall and per
+    language, a confusion-matrix PNG and the worst errors."""
 
     report = cross_validate(get_settings().nlu_data_dir, folds)
-    typer.echo(report.render())
-    if report.macro_f1 < min_f1:
+    typer.echo(report.render(worst=worst))
+    typer.echo(f"confusion matrix: {write_confusion_png(report, confusion)}")
+    if report.min_macro_f1 < min_f1:
+        typer.echo(f"macro-F1 {report.min_macro_f1:.4f} is under --min-f1 {min_f1}", err=True)
         raise typer.Exit(1)
 
 

@@ -14,9 +14,15 @@ from arq.connections import RedisSettings
 from fastapi import APIRouter, FastAPI, Request
 
 from backend.app import create_app
+from backend.auth import endpoints as auth_endpoints
+from backend.auth.ratelimit import build_rate_limiter
+from backend.billing import endpoints as billing_endpoints
+from backend.classes import endpoints as classes_endpoints
 from backend.integrations.twilio import TwilioSignature
 from backend.integrations.twilio_sim import TwilioSimulator
 from backend.jobs import ArqJobs, InProcessJobs
+from backend.members import endpoints as members_endpoints
+from backend.payments import endpoints as payments_endpoints
 from backend.runtime import SIM_TWILIO_PREFIX, Runtime, build_runtime
 from backend.settings import Settings, get_settings
 from bot import whatsapp
@@ -43,6 +49,22 @@ async def _poll_outbox(jobs: InProcessJobs, every: float) -> None:
             log.exception("outbox sweep failed")
 
 
+# Embedded mode's stand-in for the class crons in workers/settings.py.
+CLASS_JOBS = ("materialize_class_sessions", "send_class_reminders", "record_class_no_shows")
+CLASS_JOBS_EVERY = 60.0
+
+
+async def _run_class_jobs(jobs: InProcessJobs, every: float) -> None:
+    """Embedded mode: materialize class sessions, send reminders, record no-shows."""
+    while True:
+        for name in CLASS_JOBS:
+            try:
+                await FUNCTIONS[name](jobs.ctx)
+            except Exception:
+                log.exception("%s failed", name)
+        await asyncio.sleep(every)
+
+
 def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or get_settings()
     simulator = (
@@ -55,6 +77,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         poller: asyncio.Task[Any] | None = None
+        class_jobs: asyncio.Task[Any] | None = None
         pool = None
         if rt.jobs is None and settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
@@ -64,6 +87,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             rt.use_jobs(jobs)
             await ensure_event_partitions(jobs.ctx)
             poller = asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds))
+            class_jobs = asyncio.create_task(_run_class_jobs(jobs, CLASS_JOBS_EVERY))
         nlu = await asyncio.to_thread(load_nlu, settings)
         app.state.settings = settings
         app.state.runtime = rt
@@ -72,13 +96,16 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         app.state.dialogue = DialogueEngine(rt.sessionmaker, settings, nlu)
         app.state.background = set()
         app.state.simulator = simulator
+        app.state.rate_limiter = build_rate_limiter(settings)
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+            await app.state.rate_limiter.close()
+            for task in (poller, class_jobs):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if isinstance(rt.jobs, InProcessJobs):
                 await rt.jobs.drain()
             if pool is not None:
@@ -90,7 +117,15 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         engine: DialogueEngine = request.app.state.dialogue
         return engine.handle
 
-    routers = [whatsapp.router(dialogue_of)]
+    # The REST API for staff tools and integrations: one router per feature.
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth_endpoints.router)
+    api.include_router(members_endpoints.router)
+    api.include_router(classes_endpoints.router)
+    api.include_router(billing_endpoints.router)
+    api.include_router(payments_endpoints.router)
+
+    routers = [api, whatsapp.router(dialogue_of)]
     if simulator is not None:
         sim = APIRouter(prefix=SIM_TWILIO_PREFIX)
         sim.include_router(simulator.router())

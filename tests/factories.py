@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.models import ApiKey
+from backend.auth.passwords import hash_password
+from backend.auth.tokens import API_KEY_DISPLAY_CHARS, digest, issue_access_token, new_api_key
 from backend.billing.models import Invoice, Plan, Subscription, plan_locations
-from backend.gyms.models import Gym, Location
+from backend.billing.tax import split_iva
+from backend.classes.models import ClassSession, ClassType, class_type_plans
+from backend.gyms.models import Gym, Location, StaffUser
 from backend.members.models import Member
 from backend.types import utcnow
 
@@ -130,12 +137,16 @@ async def make_invoice(
     due_in_days: int = -5,
     number: str = "A-000001",
 ) -> Invoice:
+    subtotal, tax = split_iva(total_cents)
     inv = Invoice(
         gym_id=member.gym_id,
         member_id=member.id,
         number=number,
         status=status,
+        subtotal_cents=subtotal,
+        tax_cents=tax,
         total_cents=total_cents,
+        amount_due_cents=total_cents if status == "open" else 0,
         due_at=utcnow() + timedelta(days=due_in_days),
     )
     session.add(inv)
@@ -159,3 +170,126 @@ async def standard_gym(session: AsyncSession) -> tuple[Gym, Location, Location, 
     basico = await make_plan(session, gym, "basico", 49900, only_at=[centro])
     await make_plan(session, gym, "pase-dia", 0, interval="day", public=False)
     return gym, centro, norte, premium, basico
+
+
+# --- staff, tokens and API keys (REST API) ----------------------------------------------------
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@lru_cache
+def password_hash(password: str) -> str:
+    """Argon2 takes ~0.2 s a hash on purpose; tests hash each password once."""
+    return hash_password(password)
+
+
+async def make_second_gym(session: AsyncSession, slug: str = "otro", **kw: object) -> Gym:
+    """Another tenant, for isolation tests."""
+    return await make_gym(session, name="Otro Gym", slug=slug, whatsapp_number="+14155550100", **kw)
+
+
+async def make_staff(
+    session: AsyncSession,
+    gym: Gym,
+    role: str = "owner",
+    email: str | None = None,
+    password: str = STAFF_PASSWORD,
+    **kw: object,
+) -> StaffUser:
+    values: dict[str, object] = {
+        "gym_id": gym.id,
+        "email": email or f"{role}@{gym.slug}.test",
+        "name": role.title(),
+        "role": role,
+        "password_hash": password_hash(password),
+        "active": True,
+    } | kw
+    user = StaffUser(**values)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def access_token(secret_key: str, user: StaffUser, ttl: timedelta = timedelta(minutes=15)) -> str:
+    return issue_access_token(secret_key, user.id, user.gym_id, user.role, utcnow(), ttl)
+
+
+def auth_headers(secret_key: str, user: StaffUser) -> dict[str, str]:
+    """Authorization headers for `user`, minted without going through login."""
+    return {"Authorization": f"Bearer {access_token(secret_key, user)}"}
+
+
+async def make_api_key(
+    session: AsyncSession,
+    gym: Gym,
+    scopes: Sequence[str] = ("members:read",),
+    name: str = "Integración",
+    **kw: object,
+) -> tuple[ApiKey, str]:
+    """A key and its secret."""
+    secret = new_api_key()
+    values: dict[str, object] = {
+        "gym_id": gym.id,
+        "name": name,
+        "prefix": secret[:API_KEY_DISPLAY_CHARS],
+        "key_hash": digest(secret),
+        "scopes": list(scopes),
+    } | kw
+    key = ApiKey(**values)
+    session.add(key)
+    await session.flush()
+    return key, secret
+
+
+async def make_class_type(
+    session: AsyncSession,
+    gym: Gym,
+    name: str = "Spinning",
+    capacity: int = 20,
+    duration_minutes: int = 45,
+    plans: list[Plan] | None = None,
+) -> ClassType:
+    """A class type; `plans` None means every plan may book it."""
+    class_type = ClassType(
+        gym_id=gym.id,
+        name=name,
+        description="",
+        duration_minutes=duration_minutes,
+        default_capacity=capacity,
+        all_plans=plans is None,
+        active=True,
+    )
+    session.add(class_type)
+    await session.flush()
+    for plan in plans or []:
+        await session.execute(
+            insert(class_type_plans).values(class_type_id=class_type.id, plan_id=plan.id)
+        )
+    return class_type
+
+
+async def make_class_session(
+    session: AsyncSession,
+    class_type: ClassType,
+    location: Location,
+    starts_at: datetime | None = None,
+    capacity: int | None = None,
+    instructor_name: str | None = "Karla",
+) -> ClassSession:
+    """A one-off session (tomorrow at this time unless told)."""
+    starts = starts_at or utcnow() + timedelta(days=1)
+    cs = ClassSession(
+        gym_id=class_type.gym_id,
+        class_type_id=class_type.id,
+        location_id=location.id,
+        occurs_on=starts.date(),
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=class_type.duration_minutes),
+        instructor_name=instructor_name,
+        capacity=capacity or class_type.default_capacity,
+        status="scheduled",
+        overridden=True,
+    )
+    session.add(cs)
+    await session.flush()
+    return cs

@@ -32,6 +32,12 @@ class WorkerSettings:
     cron_jobs: ClassVar[list[Any]] = [
         cron(jobs.flush_outbox, second={0, 10, 20, 30, 40, 50}, run_at_startup=True),
         cron(jobs.ensure_event_partitions, hour={3}, minute={0}, run_at_startup=True),
+        # Hourly: renewals fall due at the subscription's own time of day; dunning follows
+        # in the same job (reminders wait for the end of quiet hours in the outbox).
+        cron(jobs.run_billing_cycle, minute={5}, unique=True, timeout=3600),
+        cron(jobs.materialize_class_sessions, minute={5}, run_at_startup=True),
+        cron(jobs.send_class_reminders, minute=set(range(0, 60, 5))),
+        cron(jobs.record_class_no_shows, minute=set(range(2, 60, 15))),
     ]
     on_startup = startup
     on_shutdown = shutdown

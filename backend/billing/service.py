@@ -1,6 +1,6 @@
 """What a member holds and owes: current subscription, open invoices, free trial passes.
 
-The full billing core (cycle, dunning, proration) builds on this in its own issue.
+The billing core (cycle, dunning, proration) lives in the sibling modules.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.billing.models import Invoice, Plan, Subscription, plan_locations
+from backend.billing.models import Invoice, Plan, Subscription, SubscriptionSeat, plan_locations
 from backend.errors import DomainError
 from backend.gyms.models import Gym
 from backend.members.models import Member
@@ -31,12 +31,14 @@ class Holding:
 
 
 async def current_holding(session: AsyncSession, member_id: int) -> Holding | None:
-    """The subscription ending last (the one that decides access today)."""
+    """The subscription ending last (the one that decides access today): the member's own
+    or a family plan where they hold a seat."""
+    seat = select(SubscriptionSeat.subscription_id).where(SubscriptionSeat.member_id == member_id)
     row = (
         await session.execute(
             select(Subscription, Plan)
             .join(Plan, Plan.id == Subscription.plan_id)
-            .where(Subscription.member_id == member_id)
+            .where(or_(Subscription.member_id == member_id, Subscription.id.in_(seat)))
             .order_by(Subscription.current_period_end.desc(), Subscription.id.desc())
             .limit(1)
         )

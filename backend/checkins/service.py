@@ -107,7 +107,7 @@ async def ensure_may_enter(
     ):
         invoices = await open_invoices(session, member.id)
         expired = holding.subscription.current_period_end if holding else None
-        raise NoAccess(sum(i.total_cents for i in invoices), invoices, expired)
+        raise NoAccess(sum(i.amount_due_cents for i in invoices), invoices, expired)
     visits = await recent_visits(session, member.gym_id, member.id, now)
     if visits and now - visits[0][0] < cooldown:
         raise AlreadyCheckedIn(*visits[0])

@@ -10,7 +10,7 @@ from backend.db import Base
 from backend.types import BigIntPK, JSONDict, UTCDateTime, utcnow
 
 CHECKIN_POLICIES = ("verify", "trust")
-STAFF_ROLES = ("owner", "manager", "front_desk", "trainer")
+STAFF_ROLES = ("owner", "manager", "staff", "trainer")
 
 
 class Gym(Base):
@@ -25,6 +25,9 @@ class Gym(Base):
     checkin_policy: Mapped[str] = mapped_column(String(10), default="verify")
     enrollment_open: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str | None] = mapped_column(String(20))
+    # Billing policy overrides (dunning schedule, grace, downgrade mode, series, quiet
+    # hours); backend.billing.policy.BillingPolicy reads them with defaults.
+    billing_settings: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -14,7 +14,11 @@ MEMBER_STATUSES = ("prospect", "active", "inactive")
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("gym_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("gym_id", "phone"),
+        # Keyset pagination of a gym's members, newest first (the REST list).
+        Index("ix_members_gym_created", "gym_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     gym_id: Mapped[int] = mapped_column(ForeignKey("gyms.id", ondelete="CASCADE"), index=True)

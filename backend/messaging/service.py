@@ -45,8 +45,10 @@ async def queue_message(
     content_variables: dict[str, Any] | None = None,
     purpose: str = "transactional",
     reply_to_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
-    """Log the outbound message and queue it; it is sent only if the transaction commits."""
+    """Log the outbound message and queue it; it is sent only if the transaction commits
+    (at `not_before` when given, e.g. after quiet hours)."""
     logged = log_message(
         session,
         gym_id=gym_id,
@@ -73,7 +75,7 @@ async def queue_message(
         purpose=purpose,
         status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=max(now, not_before) if not_before else now,
         created_at=now,
     )
     session.add(item)
@@ -115,7 +117,8 @@ async def send_outbox_message(
         now = clock()
         if item is None or item.status != "pending" or item.next_attempt_at > now:
             return item.status if item else "missing"
-        if item.content_sid is None and item.channel == "whatsapp":
+        in_window = True
+        if item.channel == "whatsapp" and (item.content_sid is None or item.body):
             convo = await session.scalar(
                 select(Conversation).where(
                     Conversation.gym_id == item.gym_id,
@@ -123,7 +126,8 @@ async def send_outbox_message(
                     Conversation.channel == item.channel,
                 )
             )
-            if not within_service_window(convo, now):
+            in_window = within_service_window(convo, now)
+            if not in_window and item.content_sid is None:
                 await _finish(
                     session,
                     item,
@@ -133,12 +137,15 @@ async def send_outbox_message(
                     "outside the 24-hour window: an approved template is required",
                 )
                 return item.status
+        # A message with both a body and a template sends the body inside the 24-hour
+        # window and the approved template outside it.
+        template = item.content_sid is not None and (not in_window or not item.body)
         message = OutgoingMessage(
             to=item.to_address,
             from_=item.from_address,
             body=item.body,
-            content_sid=item.content_sid,
-            content_variables=item.content_variables,
+            content_sid=item.content_sid if template else None,
+            content_variables=item.content_variables if template else None,
             status_callback=status_callback,
         )
         item.attempts += 1

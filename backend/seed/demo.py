@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,7 @@ from backend.seed.persist import persist
 
 DEMO_SLUG = "demo"
 OWNER_EMAIL = "owner@gogym.demo"
-FRONT_DESK_EMAIL = "recepcion@gogym.demo"
+FRONT_DESK_EMAIL = "recepcion@gogym.demo"  # role "staff"
 
 # code, name, price in centavos (IVA included), interval, offered to prospects, all locations.
 # Básico covers Centro only; the day pass is what free trials are made of.
@@ -144,6 +145,9 @@ async def _create_demo_gym(session: AsyncSession, now: datetime) -> int:
 async def _create_demo_staff(
     session: AsyncSession, gym_id: int, owner_password: str, created_at: datetime
 ) -> None:
+    # Argon2 is deliberately slow; hash off the event loop.
+    owner_hash = await asyncio.to_thread(hash_password, owner_password)
+    front_desk_hash = await asyncio.to_thread(hash_password, generate_password())
     session.add_all(
         [
             StaffUser(
@@ -151,7 +155,7 @@ async def _create_demo_staff(
                 email=OWNER_EMAIL,
                 name="Mariana Torres",
                 role="owner",
-                password_hash=hash_password(owner_password),
+                password_hash=owner_hash,
                 active=True,
                 created_at=created_at,
             ),
@@ -160,8 +164,8 @@ async def _create_demo_staff(
                 gym_id=gym_id,
                 email=FRONT_DESK_EMAIL,
                 name="Recepción Centro",
-                role="front_desk",
-                password_hash=hash_password(generate_password()),
+                role="staff",
+                password_hash=front_desk_hash,
                 active=True,
                 created_at=created_at,
             ),
@@ -208,7 +212,8 @@ def _ana(ctx: GymContext, now: datetime) -> MemberDraft:
 
 
 def _luis(ctx: GymContext, now: datetime) -> MemberDraft:
-    """Básico, past due: one open invoice that fell due five days ago, older ones paid."""
+    """Básico, suspended: an open invoice due eight days ago (past the 7-day grace), older
+    ones paid."""
     plan, centro = ctx.plan("basico"), ctx.location("centro")
     joined = now - timedelta(days=98)
     invoices = [
@@ -220,7 +225,7 @@ def _luis(ctx: GymContext, now: datetime) -> MemberDraft:
         period_start=start,
         period_end=end,
         issued_at=start,
-        due_at=now - timedelta(days=5),
+        due_at=start,
         paid_at=None,
         total_cents=plan.price_cents,
         status="open",
@@ -240,7 +245,8 @@ def _luis(ctx: GymContext, now: datetime) -> MemberDraft:
         home_location_id=centro.id,
         marketing_opt_in=False,
         member_status="active",
-        sub_status="past_due",
+        sub_status="suspended",
+        past_due_since=start,
         period_start=start,
         period_end=end,
         invoices=invoices,

@@ -84,5 +84,6 @@ class MemberDraft:
     period_start: datetime
     period_end: datetime
     canceled_at: datetime | None = None
+    past_due_since: datetime | None = None
     invoices: list[InvoiceDraft] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)

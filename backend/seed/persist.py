@@ -11,13 +11,15 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import Invoice, Subscription
+from backend.billing.numbering import take_numbers
+from backend.billing.tax import split_iva
 from backend.checkins.models import CheckIn
 from backend.db import Base
 from backend.members.models import Member, MemberEvent
 from backend.members.partitions import partition_ddl
 from backend.seed.model import GymContext, InvoiceDraft, MemberDraft, SeedResult, Visit
 
-INVOICE_PREFIX = "A-"
+INVOICE_SERIES = "A"
 CHUNK_ROWS = 2000
 
 
@@ -38,10 +40,10 @@ async def persist(
         for inv in d.invoices
     ]
     owners.sort(key=lambda row: row[0].issued_at)  # numbers follow issue order
-    seq = await _max_invoice_seq(session, gym_id)
+    numbers = await take_numbers(session, gym_id, INVOICE_SERIES, len(owners))
     invoice_rows = [
-        _invoice_row(gym_id, inv, member_id, sub_id, seq + i)
-        for i, (inv, member_id, sub_id) in enumerate(owners, start=1)
+        _invoice_row(gym_id, inv, member_id, sub_id, number)
+        for number, (inv, member_id, sub_id) in zip(numbers, owners, strict=True)
     ]
     invoice_ids = await _insert_ids(session, _table(Invoice), "number", invoice_rows)
 
@@ -95,16 +97,6 @@ async def _insert_many(session: AsyncSession, table: Table, rows: list[dict[str,
         await session.execute(insert(table), rows[i : i + CHUNK_ROWS])
 
 
-async def _max_invoice_seq(session: AsyncSession, gym_id: int) -> int:
-    numbers = await session.scalars(
-        select(Invoice.number).where(
-            Invoice.gym_id == gym_id, Invoice.number.startswith(INVOICE_PREFIX)
-        )
-    )
-    pattern = re.compile(re.escape(INVOICE_PREFIX) + r"(\d+)")
-    return max((int(m[1]) for n in numbers if (m := pattern.fullmatch(n))), default=0)
-
-
 async def _ensure_event_partitions(session: AsyncSession, first: datetime, last: datetime) -> None:
     """On PostgreSQL, give every month we write events into its own partition."""
     if session.get_bind().dialect.name != "postgresql":
@@ -147,20 +139,29 @@ def _subscription_row(gym_id: int, d: MemberDraft, member_id: int) -> dict[str, 
         "current_period_end": d.period_end,
         "cancel_at_period_end": d.canceled_at is not None,
         "canceled_at": d.canceled_at,
+        "past_due_since": d.past_due_since,
         "created_at": d.joined_at,
+        "updated_at": d.joined_at,
     }
 
 
 def _invoice_row(
-    gym_id: int, inv: InvoiceDraft, member_id: int, sub_id: int, seq: int
+    gym_id: int, inv: InvoiceDraft, member_id: int, sub_id: int, number: str
 ) -> dict[str, Any]:
+    subtotal, tax = split_iva(inv.total_cents)
     return {
         "gym_id": gym_id,
         "member_id": member_id,
         "subscription_id": sub_id,
-        "number": f"{INVOICE_PREFIX}{seq:06d}",
+        "number": number,
         "status": inv.status,
+        "subtotal_cents": subtotal,
+        "tax_cents": tax,
         "total_cents": inv.total_cents,
+        "credit_applied_cents": 0,
+        "amount_due_cents": inv.total_cents if inv.status == "open" else 0,
+        "reason": "renewal",
+        "charge_attempts": 0,
         "period_start": inv.period_start,
         "period_end": inv.period_end,
         "issued_at": inv.issued_at,

@@ -10,9 +10,12 @@ import math
 import platform
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import joblib
 import numpy as np
@@ -29,7 +32,9 @@ from dialogs.nlu.normalize import normalize
 FALLBACK_INTENT = "out_of_scope"
 # What a member means is in the first lines; longer text is not read (and not slower).
 MAX_PARSE_CHARS = 1000
-ARTIFACT_VERSION = 1
+# Bumped when normalization or features change: an artifact is only valid with its code.
+ARTIFACT_VERSION = 2
+DEFAULT_TIMEZONE = "America/Mexico_City"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class NluResult:
     language: str | None
     entities: tuple[EntitySpan, ...] = ()
     candidates: tuple[tuple[str, float], ...] = field(default=())
+    source: str = "model"  # model | rule | llm: who decided the intent
 
     def entity(self, name: str) -> str | None:
         return next((e.value for e in self.entities if e.entity == name), None)
@@ -120,12 +126,21 @@ class IntentModel:
         pipeline.fit([normalize(e.text) for e in data.examples], [e.intent for e in data.examples])
         return cls(pipeline, data, threshold)
 
-    def parse(self, text: str) -> NluResult:
+    def parse(
+        self,
+        text: str,
+        now: datetime | None = None,
+        catalog: Mapping[str, Sequence[str]] | None = None,
+    ) -> NluResult:
+        """Intent, confidence, language and entities of one message. `now` (aware, in the
+        gym's zone) resolves dates, default the current time in Mexico City; `catalog`
+        maps location/class_name/plan to the gym's own names."""
         window = text[:MAX_PARSE_CHARS]  # analysed; the result still echoes the whole text
-        entities = tuple(self.extractor.extract(window))
+        now = now or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
+        entities = tuple(self.extractor.extract(window, now, catalog))
         language = detect_language(window)
         if CHECKIN_TEXT.search(window):
-            return NluResult(text, "check_in", 1.0, language, entities)
+            return NluResult(text, "check_in", 1.0, language, entities, source="rule")
         clean = normalize(window)
         if not clean:
             return NluResult(text, FALLBACK_INTENT, 0.0, language, entities)

@@ -15,6 +15,10 @@ import yaml
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<name>[^)]+)\)|(?P<json>\{[^}]+\}))")
 
 
+# Examples are Mexican Spanish unless their block says `metadata: {language: en}`.
+DEFAULT_LANGUAGE = "es"
+
+
 @dataclass(frozen=True)
 class EntitySpan:
     entity: str
@@ -28,6 +32,7 @@ class Example:
     text: str
     intent: str
     entities: tuple[EntitySpan, ...] = ()
+    language: str = DEFAULT_LANGUAGE
 
 
 @dataclass
@@ -39,7 +44,7 @@ class TrainingData:
     fingerprint: str = ""
 
 
-def parse_example(raw: str, intent: str) -> Example:
+def parse_example(raw: str, intent: str, language: str = DEFAULT_LANGUAGE) -> Example:
     """Strip `[text](entity)` annotations, keeping their spans in the plain text."""
     out, spans, pos = [], [], 0
     for m in _ANNOTATION.finditer(raw):
@@ -55,7 +60,7 @@ def parse_example(raw: str, intent: str) -> Example:
         spans.append(EntitySpan(name, value, start, start + len(surface)))
         pos = m.end()
     out.append(raw[pos:])
-    return Example("".join(out).strip(), intent, tuple(spans))
+    return Example("".join(out).strip(), intent, tuple(spans), language)
 
 
 def _items(block: str) -> list[str]:
@@ -75,7 +80,8 @@ def load_training_data(directory: Path) -> TrainingData:
         for item in doc.get("nlu", []):
             block = item.get("examples", "")
             if "intent" in item:
-                data.examples += [parse_example(t, item["intent"]) for t in _items(block)]
+                language = str((item.get("metadata") or {}).get("language", DEFAULT_LANGUAGE))
+                data.examples += [parse_example(t, item["intent"], language) for t in _items(block)]
             elif "regex" in item:
                 data.regexes.setdefault(item["regex"], []).extend(_items(block))
             elif "lookup" in item:

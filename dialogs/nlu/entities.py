@@ -1,15 +1,43 @@
-"""Rule-based entity extraction: the check-in text, Rasa `regex` entries and synonyms."""
+"""Rule-based entity extraction: the check-in text, Rasa `regex` entries and synonyms,
+amounts, date/time expressions, and catalog names (locations, classes, plans).
+
+Spans are always on the original text. Catalog names come from the data's `lookup`
+tables unless the caller passes the gym's own catalog.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
+from dialogs.nlu.catalog import find_catalog
 from dialogs.nlu.data import EntitySpan, TrainingData
+from dialogs.nlu.dates import When, resolve_when
 from dialogs.nlu.normalize import fold_with_positions, strip_accents
 
 # The text behind a front desk's QR: "CHECKIN CENTRO 123456".
 CHECKIN_TEXT = re.compile(r"\bcheck[\s-]?in\s+(?P<location>[a-z0-9-]+)\s+(?P<code>\d{6})\b", re.I)
+
+
+# "$500", "$1,250.50", "500 pesos", "350 mxn", "200 varos". Value: pesos, two decimals.
+AMOUNT = re.compile(
+    r"(?:\$\s?(?P<a>\d{1,3}(?:,\d{3})+|\d+)(?P<ac>\.\d{1,2})?)"
+    r"|(?:\b(?P<b>\d{1,3}(?:,\d{3})+|\d+)(?P<bc>\.\d{1,2})?\s?(?:pesos|mxn|varos|baros)\b)",
+    re.I,
+)
+CATALOG_ENTITIES = ("location", "class_name", "plan")
+# Catalog names are looked for at the start of a message only: fuzzy matching costs per
+# word, and a member names the class or the location early, not in line forty.
+CATALOG_WINDOW_CHARS = 300
+
+
+def when_value(when: When) -> str:
+    """ISO 8601: a date, or a local date and time when one was said."""
+    if when.time is None:
+        return when.date.isoformat()
+    return f"{when.date.isoformat()}T{when.time.strftime('%H:%M')}"
 
 
 class EntityExtractor:
@@ -22,8 +50,16 @@ class EntityExtractor:
         # Longest surface first so "tarjeta de debito" wins over "tarjeta".
         self._synonyms = sorted(data.synonyms.items(), key=lambda kv: -len(kv[0]))
         self._synonym_entity = "payment_method"
+        self._lookups = {name: tuple(data.lookups.get(name, ())) for name in CATALOG_ENTITIES}
 
-    def extract(self, text: str) -> list[EntitySpan]:
+    def extract(
+        self,
+        text: str,
+        now: datetime | None = None,
+        catalog: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[EntitySpan]:
+        """Entities in `text`; date/time needs `now` (aware, in the gym's zone); `catalog`
+        maps location/class_name/plan to the gym's own names."""
         found: list[EntitySpan] = []
         m = CHECKIN_TEXT.search(text)
         if m:
@@ -41,4 +77,22 @@ class EntityExtractor:
                     end += 1  # keep a trailing decomposed accent inside the span
                 if not any(s.start < end and start < s.end for s in found):
                     found.append(EntitySpan(self._synonym_entity, value, start, end))
+        for am in AMOUNT.finditer(text):
+            whole = (am["a"] or am["b"]).replace(",", "")
+            cents = (am["ac"] or am["bc"] or ".00")[1:].ljust(2, "0")
+            if not _overlaps(found, am.start(), am.end()):
+                found.append(EntitySpan("amount", f"{int(whole)}.{cents}", *am.span()))
+        if now is not None:
+            when = resolve_when(text, now)
+            if when is not None and not _overlaps(found, when.start, when.end):
+                found.append(EntitySpan("time", when_value(when), when.start, when.end))
+        names = catalog if catalog is not None else self._lookups
+        for entity in CATALOG_ENTITIES:
+            for match in find_catalog(text[:CATALOG_WINDOW_CHARS], names.get(entity, ())):
+                if not _overlaps(found, match.start, match.end):
+                    found.append(EntitySpan(entity, match.name, match.start, match.end))
         return sorted(found, key=lambda s: s.start)
+
+
+def _overlaps(found: list[EntitySpan], start: int, end: int) -> bool:
+    return any(s.start < end and start < s.end for s in found)

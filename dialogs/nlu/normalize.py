@@ -19,6 +19,19 @@ EMOJI_WORDS = {
     "🤝": " gracias ",
 }
 _REPEATS = re.compile(r"([a-z])\1{2,}")
+_TRAILING_REPEATS = re.compile(r"([aiou])\1+\b")
+# WhatsApp shorthand to one spelling, so "q onda", "k onda" and "que onda" look alike.
+SHORTHAND = {
+    "q": "que", "k": "que", "ke": "que", "qe": "que", "xq": "porque", "pq": "porque",
+    "porq": "porque", "x": "por", "pa": "para", "pal": "para el", "tmb": "tambien",
+    "tb": "tambien", "tmbn": "tambien", "d": "de", "porfis": "porfa", "plis": "porfa",
+    "pls": "please", "plz": "please", "grax": "gracias", "grcs": "gracias",
+    "grasias": "gracias", "thx": "thanks", "ty": "thanks", "okey": "ok", "oki": "ok",
+    "okay": "ok", "okis": "ok", "bn": "bien", "mnn": "manana", "sta": "esta", "toy": "estoy",
+    "wey": "guey", "we": "guey", "u": "you", "ur": "your", "r": "are", "msj": "mensaje",
+    "msjs": "mensajes", "info": "informacion", "xfa": "porfa", "xfavor": "porfavor",
+    "hr": "hora", "hrs": "horas", "tqm": "gracias", "ntp": "no te preocupes",
+}  # fmt: skip
 _NON_TEXT = re.compile(r"[^a-z0-9ñ$@#\-\s]")
 _SPACES = re.compile(r"\s+")
 
@@ -50,4 +63,5 @@ def normalize(text: str) -> str:
     text = strip_accents(text.lower().replace("ñ", "\0")).replace("\0", "ñ")
     text = _REPEATS.sub(r"\1", text)
     text = _NON_TEXT.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()[:MAX_CHARS]
+    words = [SHORTHAND.get(w, w) for w in _TRAILING_REPEATS.sub(r"\1", text).split()]
+    return " ".join(words)[:MAX_CHARS]

@@ -92,7 +92,8 @@ async def test_second_seed_adds_nothing_and_owner_password_verifies(
     assert owner is not None and owner.role == "owner" and owner.active
     assert verify_password(first.owner_password, owner.password_hash)
     assert not verify_password(first.owner_password + "x", owner.password_hash)
-    front_desk = await session.scalar(select(StaffUser).where(StaffUser.role == "front_desk"))
+    assert owner.password_hash.startswith("$argon2id$")
+    front_desk = await session.scalar(select(StaffUser).where(StaffUser.role == "staff"))
     assert front_desk is not None
     assert not verify_password(first.owner_password, front_desk.password_hash)
 

@@ -94,7 +94,7 @@ async def test_unpaid_membership_is_refused_with_amount_owed(
 ) -> None:
     gym, centro, _, _, basico = await standard_gym(session)
     luis = await make_member(session, gym, phone="+525587654321", name="Luis Pérez")
-    await make_subscription(session, luis, basico, status="past_due")
+    await make_subscription(session, luis, basico, status="suspended")
     await make_invoice(session, luis, 49900, number="A-000777")
     await session.commit()
     wa.phone = "whatsapp:+5215587654321"
@@ -162,7 +162,7 @@ async def test_plain_ya_llegue_is_refused_up_front_when_owing_or_already_in(
     ana = await make_member(session, gym)
     await make_subscription(session, ana, premium)
     luis = await make_member(session, gym, phone="+525587654321", name="Luis Pérez")
-    await make_subscription(session, luis, basico, status="past_due")
+    await make_subscription(session, luis, basico, status="suspended")
     await make_invoice(session, luis, 49900)
     await session.commit()
     await wa.say(today_code(wa, centro.id, "centro"))

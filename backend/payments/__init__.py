@@ -1,0 +1,1 @@
+"""Payments: saved payment methods, payment records, and the provider port."""
