@@ -18,10 +18,10 @@ from backend import migrate as migrations
 from backend.checkins.codes import checkin_text, daily_code, whatsapp_link
 from backend.db import make_engine, make_sessionmaker, transaction
 from backend.gyms.service import gym_by_slug, local_today, locations_of
+from backend.integrations.openai_llm import OpenAILanguageModel
 from backend.seed import seed_demo, seed_members
 from backend.settings import get_settings
 from backend.types import utcnow
-from backend.integrations.openai_llm import OpenAILanguageModel
 from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import load_or_train, train_and_save
 from dialogs.nlu.evaluate import cross_validate, write_confusion_png

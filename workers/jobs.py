@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.classes import tasks as class_tasks
 from backend.billing.cycle import run_cycle
 from backend.billing.dunning import run_dunning
+from backend.classes import tasks as class_tasks
 from backend.db import transaction
 from backend.jobs import JobFunction
 from backend.members.partitions import ensure_partitions

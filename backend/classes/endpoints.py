@@ -56,8 +56,8 @@ async def _gym(session: AsyncSession, principal: Principal) -> Gym:
 
 
 async def _type_out(session: AsyncSession, class_type: ClassType) -> ClassTypeOut:
-    plan_ids = [] if class_type.all_plans else await service.eligible_plan_ids(
-        session, class_type.id
+    plan_ids = (
+        [] if class_type.all_plans else await service.eligible_plan_ids(session, class_type.id)
     )
     return ClassTypeOut(
         id=class_type.id,
@@ -266,7 +266,9 @@ async def list_sessions(
     items = [
         _session_out(
             timetable.SessionView(
-                cs, types[cs.class_type_id], places[cs.location_id],
+                cs,
+                types[cs.class_type_id],
+                places[cs.location_id],
                 counts.get(cs.id, service.Seats()),
             ),
             tz,
@@ -422,15 +424,17 @@ async def cancel_booking(
     """Cancel a member's seat for them (cut-off rules apply; the waitlist moves up)."""
     gym = await _gym(session, principal)
     booking = await session.scalar(
-        select(ClassBooking).where(
-            ClassBooking.id == booking_id, ClassBooking.gym_id == gym.id
-        )
+        select(ClassBooking).where(ClassBooking.id == booking_id, ClassBooking.gym_id == gym.id)
     )
     if booking is None:
         raise NotFound("No encontré esa reserva.", "Booking not found.")
     member = await _member(session, gym.id, booking.member_id)
     outcome = await service.cancel_booking(
-        session, gym=gym, member=member, booking_id=booking.id, now=utcnow(),
+        session,
+        gym=gym,
+        member=member,
+        booking_id=booking.id,
+        now=utcnow(),
         actor=principal.actor(),
     )
     return _booking_out(outcome.booking, member)
@@ -493,7 +497,12 @@ async def put_class_settings(
     row.updated_at = utcnow()
     await session.flush()
     await audit(
-        session, principal.gym_id, principal.actor(), "class_settings.updated", "class_settings",
-        principal.gym_id, body.model_dump(),
+        session,
+        principal.gym_id,
+        principal.actor(),
+        "class_settings.updated",
+        "class_settings",
+        principal.gym_id,
+        body.model_dump(),
     )
     return ClassSettingsOut(**body.model_dump())

@@ -23,8 +23,6 @@ NOT_YET_INTENTS = frozenset(
         "opt_out",
         "human_handoff",
         "privacy_request",
-        "class_schedule",
-        "book_class",
     }
 )
 CLARIFY_MIN = 0.15

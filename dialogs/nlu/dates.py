@@ -158,7 +158,7 @@ def resolve_when(text: str, now: datetime) -> When | None:
     folded = folded.replace("ñ", "n")
     today = now.date()
     clock = _find_time(folded)
-    taken = [clock] if clock else []
+    taken: list[_Found] = [clock] if clock else []
     part = _find_part(folded, taken)
     if part:
         taken.append(part)
@@ -224,10 +224,10 @@ def _find_time(folded: str) -> _Time | None:
         elif m["hrs"] or hour == 0 or hour > 12:
             meridiem = "24h"
         return _Time(m.start(), m.end(), hour, minute, meridiem)
-    m = _NOON.search(folded)
-    if m:
-        hour = 0 if m["w"] in ("medianoche", "midnight") else 12
-        return _Time(m.start(), m.end(), hour, 0, "24h")
+    noon = _NOON.search(folded)
+    if noon:
+        hour = 0 if noon["w"] in ("medianoche", "midnight") else 12
+        return _Time(noon.start(), noon.end(), hour, 0, "24h")
     return None
 
 

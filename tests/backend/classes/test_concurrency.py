@@ -52,7 +52,11 @@ async def _book(
             member = await session.get(Member, member_id)
             assert gym is not None and member is not None
             outcome = await book(
-                session, gym=gym, member=member, session_id=session_id, now=utcnow(),
+                session,
+                gym=gym,
+                member=member,
+                session_id=session_id,
+                now=utcnow(),
                 waitlist=waitlist,
             )
             return outcome.booking.status

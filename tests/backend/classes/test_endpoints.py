@@ -16,6 +16,7 @@ from backend.settings import Settings
 from backend.types import utcnow
 from tests.factories import (
     auth_headers,
+    make_api_key,
     make_class_session,
     make_class_type,
     make_location,
@@ -47,8 +48,12 @@ async def test_staff_build_a_weekly_schedule_and_list_sessions(
 
     created = await app_client.post(
         f"{API}/types",
-        json={"name": "Yoga", "duration_minutes": 50, "default_capacity": 15,
-              "plan_ids": [premium.id]},
+        json={
+            "name": "Yoga",
+            "duration_minutes": 50,
+            "default_capacity": 15,
+            "plan_ids": [premium.id],
+        },
         headers=headers,
     )
     assert created.status_code == 201, created.text
@@ -59,9 +64,14 @@ async def test_staff_build_a_weekly_schedule_and_list_sessions(
     tomorrow = today + timedelta(days=1)
     schedule = await app_client.post(
         f"{API}/schedules",
-        json={"class_type_id": yoga["id"], "location_id": centro.id,
-              "weekday": tomorrow.weekday(), "start_time": "08:30",
-              "valid_from": today.isoformat(), "instructor_id": trainer.id},
+        json={
+            "class_type_id": yoga["id"],
+            "location_id": centro.id,
+            "weekday": tomorrow.weekday(),
+            "start_time": "08:30",
+            "valid_from": today.isoformat(),
+            "instructor_id": trainer.id,
+        },
         headers=headers,
     )
     assert schedule.status_code == 201, schedule.text
@@ -162,38 +172,53 @@ async def test_bad_input_is_a_bilingual_4xx(
 
     assert_error(
         await app_client.post(f"{API}/types", json={"name": ""}, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
     assert_error(
         await app_client.post(f"{API}/types", json={"name": "Spinning"}, headers=headers),
-        409, "conflict",
+        409,
+        "conflict",
     )
-    bad_weekday = {"class_type_id": spinning.id, "location_id": centro.id, "weekday": 9,
-                   "start_time": "07:00", "valid_from": "2026-01-01"}
+    bad_weekday = {
+        "class_type_id": spinning.id,
+        "location_id": centro.id,
+        "weekday": 9,
+        "start_time": "07:00",
+        "valid_from": "2026-01-01",
+    }
     assert_error(
         await app_client.post(f"{API}/schedules", json=bad_weekday, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
-    naive = {"class_type_id": spinning.id, "location_id": centro.id,
-             "starts_at": "2030-01-01T07:00:00"}
+    naive = {
+        "class_type_id": spinning.id,
+        "location_id": centro.id,
+        "starts_at": "2030-01-01T07:00:00",
+    }
     assert_error(
         await app_client.post(f"{API}/sessions", json=naive, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
     past = naive | {"starts_at": "2020-01-01T07:00:00-06:00"}
     assert_error(
         await app_client.post(f"{API}/sessions", json=past, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
     not_trainer = bad_weekday | {"weekday": 1, "instructor_id": manager.id}
     assert_error(
         await app_client.post(f"{API}/schedules", json=not_trainer, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
     backwards = {"from": utcnow().isoformat(), "to": (utcnow() - timedelta(days=1)).isoformat()}
     assert_error(
         await app_client.get(f"{API}/sessions", params=backwards, headers=headers),
-        422, "invalid_input",
+        422,
+        "invalid_input",
     )
     assert_error(await app_client.get(f"{API}/types"), 401, "unauthorized")
 
@@ -224,8 +249,13 @@ async def test_another_gyms_ids_answer_404(
     assert_error(foreign_member, 404, "not_found")
     foreign_type = await app_client.post(
         f"{API}/schedules",
-        json={"class_type_id": cs.class_type_id, "location_id": other_place.id, "weekday": 1,
-              "start_time": "07:00", "valid_from": "2026-01-01"},
+        json={
+            "class_type_id": cs.class_type_id,
+            "location_id": other_place.id,
+            "weekday": 1,
+            "start_time": "07:00",
+            "valid_from": "2026-01-01",
+        },
         headers=headers,
     )
     assert_error(foreign_type, 404, "not_found")
@@ -236,8 +266,6 @@ async def test_another_gyms_ids_answer_404(
 async def test_read_only_roles_cannot_write(
     app_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    from tests.factories import make_api_key
-
     gym, _, _, _, _ = await standard_gym(session)
     _, secret = await make_api_key(session, gym, scopes=("classes:read",))
     await session.commit()
@@ -245,5 +273,6 @@ async def test_read_only_roles_cannot_write(
     assert (await app_client.get(f"{API}/types", headers=headers)).status_code == 200
     assert_error(
         await app_client.post(f"{API}/types", json={"name": "Zumba"}, headers=headers),
-        403, "forbidden",
+        403,
+        "forbidden",
     )

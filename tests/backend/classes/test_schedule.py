@@ -40,7 +40,10 @@ async def count_sessions(session: AsyncSession) -> int:
 async def test_schedule_materializes_idempotently_in_local_time(session: AsyncSession) -> None:
     gym, centro, _, _, _ = await standard_gym(session)
     trainer = StaffUser(
-        gym_id=gym.id, email="karla@gym.test", name="Karla Ruiz", role="trainer",
+        gym_id=gym.id,
+        email="karla@gym.test",
+        name="Karla Ruiz",
+        role="trainer",
         password_hash="x",
     )
     session.add(trainer)
@@ -49,9 +52,17 @@ async def test_schedule_materializes_idempotently_in_local_time(session: AsyncSe
     now = utcnow()
     today = now.astimezone(TZ).date()
     schedule = await create_schedule(
-        session, gym, class_type_id=spinning.id, location_id=centro.id,
-        weekday=(today.weekday() + 1) % 7, start_time=time(7, 0), valid_from=today,
-        instructor_id=trainer.id, capacity=12, actor="staff:1", now=now,
+        session,
+        gym,
+        class_type_id=spinning.id,
+        location_id=centro.id,
+        weekday=(today.weekday() + 1) % 7,
+        start_time=time(7, 0),
+        valid_from=today,
+        instructor_id=trainer.id,
+        capacity=12,
+        actor="staff:1",
+        now=now,
     )
     assert await count_sessions(session) == 2  # 14 days ahead: two of that weekday
     assert await materialize_sessions(session, gym, now) == 0
@@ -75,9 +86,16 @@ async def test_schedule_edit_moves_future_sessions_and_end_date_drops_them(
     now = utcnow()
     today = now.astimezone(TZ).date()
     schedule = await create_schedule(
-        session, gym, class_type_id=yoga.id, location_id=centro.id,
-        weekday=(today.weekday() + 2) % 7, start_time=time(19, 0), valid_from=today,
-        instructor_name="Pau", actor="staff:1", now=now,
+        session,
+        gym,
+        class_type_id=yoga.id,
+        location_id=centro.id,
+        weekday=(today.weekday() + 2) % 7,
+        start_time=time(19, 0),
+        valid_from=today,
+        instructor_name="Pau",
+        actor="staff:1",
+        now=now,
     )
     ana = await make_member(session, gym)
     await make_subscription(session, ana, premium)
@@ -93,8 +111,12 @@ async def test_schedule_edit_moves_future_sessions_and_end_date_drops_them(
     assert "Cambio en tu clase de *Yoga*" in moved
 
     await update_schedule(
-        session, gym, schedule.id, {"valid_until": today + timedelta(days=2)},
-        actor="staff:1", now=now,
+        session,
+        gym,
+        schedule.id,
+        {"valid_until": today + timedelta(days=2)},
+        actor="staff:1",
+        now=now,
     )
     remaining = await sessions_between(session, gym.id, now, now + timedelta(days=14))
     assert [v.class_session.id for v in remaining] == [first.class_session.id]
@@ -119,9 +141,7 @@ async def test_cancel_session_notifies_booked_and_waitlisted_and_returns_credits
     assert cs.status == "canceled"
     await session.refresh(sub)
     assert sub.class_credits_remaining == 2
-    messages = {
-        m.member_id: m.body for m in (await session.scalars(select(OutboxMessage))).all()
-    }
+    messages = {m.member_id: m.body for m in (await session.scalars(select(OutboxMessage))).all()}
     assert "Se canceló la clase de *Spinning*" in messages[ana.id]
     assert "instructor enfermo" in messages[ana.id] and "Te devolví tu clase" in messages[ana.id]
     assert "was canceled" in messages[luis.id]
@@ -153,9 +173,16 @@ async def test_schedule_validity_window(session: AsyncSession) -> None:
     today = now.astimezone(TZ).date()
     start = today + timedelta(days=8)
     await create_schedule(
-        session, gym, class_type_id=box.id, location_id=centro.id,
-        weekday=start.weekday(), start_time=time(8, 0), valid_from=start,
-        valid_until=start + timedelta(days=3), actor="staff:1", now=now,
+        session,
+        gym,
+        class_type_id=box.id,
+        location_id=centro.id,
+        weekday=start.weekday(),
+        start_time=time(8, 0),
+        valid_from=start,
+        valid_until=start + timedelta(days=3),
+        actor="staff:1",
+        now=now,
     )
     views = await sessions_between(session, gym.id, now, now + timedelta(days=30))
     assert [v.class_session.occurs_on for v in views] == [start]

@@ -21,6 +21,7 @@ from backend.classes.service import (
     mark_attendance,
     upcoming_bookings,
 )
+from backend.errors import NotFound
 from backend.members.models import AuditEntry, MemberEvent
 from backend.messaging.models import OutboxMessage
 from backend.types import utcnow
@@ -28,6 +29,7 @@ from tests.factories import (
     make_class_session,
     make_class_type,
     make_member,
+    make_second_gym,
     make_subscription,
     standard_gym,
 )
@@ -273,14 +275,10 @@ async def test_rebooking_after_cancel_reuses_the_row(session: AsyncSession) -> N
 
 
 async def test_other_gyms_session_is_not_found(session: AsyncSession) -> None:
-    gym, centro, _, premium, _ = await standard_gym(session)
+    gym, centro, _, _, _ = await standard_gym(session)
     cs = await make_class_session(session, await make_class_type(session, gym), centro)
-    from tests.factories import make_gym
-
-    other = await make_gym(session, slug="otro", whatsapp_number="+14155550000")
+    other = await make_second_gym(session)
     stranger = await make_member(session, other)
-    from backend.errors import NotFound
-
     with pytest.raises(NotFound):
         await book(session, gym=other, member=stranger, session_id=cs.id, now=utcnow())
 
@@ -296,8 +294,13 @@ async def test_staff_mark_attendance_after_start(session: AsyncSession) -> None:
     mine = await book(session, gym=gym, member=ana, session_id=cs.id, now=now)
     later = now + timedelta(hours=3, minutes=10)
     marked = await mark_attendance(
-        session, gym=gym, session_id=cs.id, booking_id=mine.booking.id, status="no_show",
-        now=later, actor="staff:1",
+        session,
+        gym=gym,
+        session_id=cs.id,
+        booking_id=mine.booking.id,
+        status="no_show",
+        now=later,
+        actor="staff:1",
     )
     assert marked.status == "no_show"
     assert "class_no_show" in set(await session.scalars(select(MemberEvent.kind)))

@@ -88,11 +88,17 @@ async def test_no_shows_and_attendance_after_the_class(session: AsyncSession) ->
     session.add_all(
         [
             CheckIn(
-                gym_id=gym.id, member_id=came.id, location_id=centro.id, method="code",
+                gym_id=gym.id,
+                member_id=came.id,
+                location_id=centro.id,
+                method="code",
                 checked_in_at=starts - timedelta(minutes=10),
             ),
             CheckIn(
-                gym_id=gym.id, member_id=elsewhere.id, location_id=norte.id, method="code",
+                gym_id=gym.id,
+                member_id=elsewhere.id,
+                location_id=norte.id,
+                method="code",
                 checked_in_at=starts,
             ),
         ]
