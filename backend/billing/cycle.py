@@ -71,7 +71,7 @@ def _due(now: datetime, gym_id: int | None) -> Any:
                 and_(Subscription.status == "paused", Subscription.resume_at <= now),
             )
         )
-        .order_by(Subscription.gym_id, Subscription.id)
+        .order_by(Subscription.id)
     )
     return query.where(Subscription.gym_id == gym_id) if gym_id is not None else query
 
@@ -84,14 +84,21 @@ async def run_cycle(
     gym_id: int | None = None,
     chunk_size: int = 1000,
 ) -> CycleReport:
-    """Process every due subscription, chunk by chunk, until none is left."""
+    """Process every due subscription, chunk by chunk in id order, until none is left.
+
+    Walking by id (not re-querying from the start) keeps each chunk's query an index range
+    scan, and a subscription renewed into a period that is still past is left for the next
+    run instead of looping here.
+    """
     report = CycleReport()
+    after = 0
     while True:
         async with transaction(sessionmaker) as session:
-            done = await _run_chunk(session, provider, now, gym_id, chunk_size, report)
-        if done == 0:
+            last = await _run_chunk(session, provider, now, gym_id, chunk_size, after, report)
+        if last is None:
             return report
         report.chunks += 1
+        after = last
 
 
 async def _run_chunk(
@@ -100,14 +107,16 @@ async def _run_chunk(
     now: datetime,
     gym_id: int | None,
     chunk_size: int,
+    after: int,
     report: CycleReport,
-) -> int:
-    query = _due(now, gym_id).limit(chunk_size)
+) -> int | None:
+    """One chunk in one transaction; the last subscription id it saw, None when done."""
+    query = _due(now, gym_id).where(Subscription.id > after).limit(chunk_size)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Subscription)
     rows = (await session.execute(query)).tuples().all()
     if not rows:
-        return 0
+        return None
     gyms = {
         g.id: g
         for g in (
@@ -118,7 +127,7 @@ async def _run_chunk(
         await _process_gym(
             session, provider, gyms[gid], [(s, p) for s, p in rows if s.gym_id == gid], now, report
         )
-    return len(rows)
+    return rows[-1][0].id
 
 
 async def _process_gym(

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.passwords import generate_password, hash_password
 from backend.billing.models import Plan, plan_locations
+from backend.classes.models import ClassSchedule, ClassType, class_type_plans
+from backend.classes.schedule import materialize_sessions
 from backend.gyms.models import Gym, Location, StaffUser
 from backend.seed.history import (
     ANA_PHONE,
@@ -69,6 +71,7 @@ async def seed_demo(
     gym_id = await _create_demo_gym(session, now)
     password = generate_password()
     await _create_demo_staff(session, gym_id, password, now - timedelta(days=HISTORY_DAYS + 1))
+    await _create_demo_classes(session, gym_id, now)
     ctx = await load_context(session, gym_id)
     scripted = await persist(session, ctx, [_ana(ctx, now), _luis(ctx, now)])
     generated = await seed_members(session, gym_id, members=members, rng_seed=rng_seed, now=now)
@@ -172,6 +175,99 @@ async def _create_demo_staff(
         ]
     )
     await session.flush()
+
+
+# Class types: name, description, minutes, capacity, plan codes (None: every plan).
+DEMO_CLASS_TYPES: tuple[tuple[str, str, int, int, tuple[str, ...] | None], ...] = (
+    ("Spinning", "Cardio en bici con música", 45, 20, None),
+    ("Yoga", "Vinyasa para todos los niveles", 60, 15, None),
+    ("Box", "Técnica y acondicionamiento", 60, 12, ("premium", "anual")),
+    ("Zumba", "Baile fitness", 50, 25, None),
+    ("Funcional", "Circuito de fuerza y cardio", 45, 16, None),
+)
+DEMO_TRAINERS = (
+    ("karla@gogym.demo", "Karla Ruiz"),
+    ("diego@gogym.demo", "Diego Salas"),
+    ("pau@gogym.demo", "Paulina Vega"),
+)
+WEEKDAYS, DAILY = (0, 1, 2, 3, 4), (0, 1, 2, 3, 4, 5, 6)
+# location, class, local start, weekdays (0 = Monday), trainer email: morning and evening.
+DEMO_WEEK: tuple[tuple[str, str, time, tuple[int, ...], str], ...] = (
+    ("centro", "Spinning", time(7, 0), (0, 1, 2, 3, 4, 5), "karla@gogym.demo"),
+    ("centro", "Spinning", time(19, 0), WEEKDAYS, "karla@gogym.demo"),
+    ("centro", "Yoga", time(8, 30), DAILY, "pau@gogym.demo"),
+    ("centro", "Box", time(20, 0), (0, 2, 4), "diego@gogym.demo"),
+    ("centro", "Zumba", time(18, 0), (1, 3), "pau@gogym.demo"),
+    ("centro", "Funcional", time(12, 0), (5, 6), "diego@gogym.demo"),
+    ("norte", "Funcional", time(7, 0), WEEKDAYS, "diego@gogym.demo"),
+    ("norte", "Spinning", time(18, 0), WEEKDAYS, "karla@gogym.demo"),
+    ("norte", "Yoga", time(20, 0), (1, 3), "pau@gogym.demo"),
+    ("norte", "Zumba", time(10, 0), (5, 6), "pau@gogym.demo"),
+    ("norte", "Box", time(19, 0), (1, 3), "diego@gogym.demo"),
+)
+
+
+async def _create_demo_classes(session: AsyncSession, gym_id: int, now: datetime) -> None:
+    """Trainers, class types and a weekly timetable at both locations, materialized."""
+    trainers = {
+        email: StaffUser(
+            gym_id=gym_id,
+            email=email,
+            name=name,
+            role="trainer",
+            password_hash=hash_password(generate_password()),
+            active=True,
+            created_at=now,
+        )
+        for email, name in DEMO_TRAINERS
+    }
+    plans = {p.code: p.id for p in await session.scalars(select(Plan).where(Plan.gym_id == gym_id))}
+    types = {
+        name: ClassType(
+            gym_id=gym_id,
+            name=name,
+            description=description,
+            duration_minutes=minutes,
+            default_capacity=capacity,
+            all_plans=codes is None,
+            active=True,
+            created_at=now,
+        )
+        for name, description, minutes, capacity, codes in DEMO_CLASS_TYPES
+    }
+    session.add_all([*trainers.values(), *types.values()])
+    await session.flush()
+    eligible = [
+        {"class_type_id": types[name].id, "plan_id": plans[code]}
+        for name, _, _, _, codes in DEMO_CLASS_TYPES
+        for code in codes or ()
+    ]
+    if eligible:
+        await session.execute(insert(class_type_plans), eligible)
+    places = {
+        loc.slug: loc.id
+        for loc in await session.scalars(select(Location).where(Location.gym_id == gym_id))
+    }
+    gym = await session.get_one(Gym, gym_id)
+    start = now.astimezone(ZoneInfo(gym.timezone)).date() - timedelta(days=7)
+    session.add_all(
+        ClassSchedule(
+            gym_id=gym_id,
+            class_type_id=types[name].id,
+            location_id=places[slug],
+            weekday=weekday,
+            start_time=at,
+            instructor_id=trainers[email].id,
+            instructor_name=trainers[email].name,
+            valid_from=start,
+            active=True,
+            created_at=now,
+        )
+        for slug, name, at, days, email in DEMO_WEEK
+        for weekday in days
+    )
+    await session.flush()
+    await materialize_sessions(session, gym, now)
 
 
 def _ana(ctx: GymContext, now: datetime) -> MemberDraft:

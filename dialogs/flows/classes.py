@@ -242,13 +242,26 @@ async def find_sessions(turn: Turn, ask: Ask, days: int = SCHEDULE_DAYS) -> list
         low, high = _PARTS[ask.when.part_of_day]
         views = [v for v in views if low <= _local(turn, v.class_session.starts_at).hour < high]
     if ask.when is not None and ask.when.time is not None:
-        wanted = datetime.combine(ask.when.date, ask.when.time, tzinfo=tz)
-        near = [v for v in views if abs(v.class_session.starts_at - wanted) <= TIME_SLACK]
-        if near:
-            near.sort(key=lambda v: abs(v.class_session.starts_at - wanted))
-            return near
+        for wanted in _wanted_times(ask.when, tz):
+            near = [v for v in views if abs(v.class_session.starts_at - wanted) <= TIME_SLACK]
+            if near:
+                near.sort(key=lambda v: abs(v.class_session.starts_at - wanted))
+                return near
         return []
     return views
+
+
+_MORNING_SAID = re.compile(r"(a\.?\s?m|de la manana|en la manana|morning)")
+
+
+def _wanted_times(when: When, tz: ZoneInfo) -> list[datetime]:
+    """The hour said, and 12 hours later when no a.m. was said: "a las 6" for a class
+    that is at 6 p.m. means 6 p.m."""
+    assert when.time is not None
+    wanted = datetime.combine(when.date, when.time, tzinfo=tz)
+    if when.time.hour < 12 and not _MORNING_SAID.search(_fold(when.text)):
+        return [wanted, wanted + timedelta(hours=12)]
+    return [wanted]
 
 
 def _prefer_home(turn: Turn, views: list[SessionView]) -> list[SessionView]:
@@ -409,6 +422,8 @@ async def pick(turn: Turn) -> str:
         turn.say("class_not_booked")
         return END
     chosen = await _chosen(turn, options)
+    if chosen is None and len(options) == 1 and (turn.intent == "affirm" or _is_yes(turn)):
+        chosen = options[0]
     if chosen is None:
         if turn.intent in ("book_class", "class_schedule") and len(_words(turn.message.text)) > 2:
             return PASS  # a new request: start over with it

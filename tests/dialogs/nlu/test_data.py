@@ -137,3 +137,19 @@ def test_small_file_in_rasa_format(tmp_path: Path) -> None:
     assert data.examples[1].entities == (EntitySpan("time", "tardes", 7, 13),)
     assert data.synonyms == {"efectivo": "cash"}
     assert data.regexes == {"code": [r"\d{6}"]}
+
+
+def test_every_intent_has_enough_spanish_and_english() -> None:
+    data = load_training_data(NLU_DATA)
+    counts: dict[tuple[str, str], set[str]] = {}
+    for ex in data.examples:
+        counts.setdefault((ex.intent, ex.language), set()).add(ex.text.lower())
+    intents = {ex.intent for ex in data.examples}
+    assert len(intents) == 25
+    thin = {
+        (intent, lang): len(counts.get((intent, lang), ()))
+        for intent in intents
+        for lang, minimum in (("es", 40), ("en", 15))
+        if len(counts.get((intent, lang), ())) < minimum
+    }
+    assert not thin, thin
