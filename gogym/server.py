@@ -49,15 +49,16 @@ async def _poll_outbox(jobs: InProcessJobs, every: float) -> None:
             log.exception("outbox sweep failed")
 
 
-# Embedded mode's stand-in for the class crons in workers/settings.py.
+# Embedded mode's stand-in for the crons in workers/settings.py.
 CLASS_JOBS = ("materialize_class_sessions", "send_class_reminders", "record_class_no_shows")
 CLASS_JOBS_EVERY = 60.0
+BILLING_JOBS = ("run_billing_cycle",)
 
 
-async def _run_class_jobs(jobs: InProcessJobs, every: float) -> None:
-    """Embedded mode: materialize class sessions, send reminders, record no-shows."""
+async def _run_periodic(jobs: InProcessJobs, names: tuple[str, ...], every: float) -> None:
+    """Embedded mode: run these jobs now and then every `every` seconds."""
     while True:
-        for name in CLASS_JOBS:
+        for name in names:
             try:
                 await FUNCTIONS[name](jobs.ctx)
             except Exception:
@@ -78,6 +79,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         rt = runtime or build_runtime(settings)
         poller: asyncio.Task[Any] | None = None
         class_jobs: asyncio.Task[Any] | None = None
+        billing: asyncio.Task[Any] | None = None
         pool = None
         if rt.jobs is None and settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
@@ -87,7 +89,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             rt.use_jobs(jobs)
             await ensure_event_partitions(jobs.ctx)
             poller = asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds))
-            class_jobs = asyncio.create_task(_run_class_jobs(jobs, CLASS_JOBS_EVERY))
+            class_jobs = asyncio.create_task(_run_periodic(jobs, CLASS_JOBS, CLASS_JOBS_EVERY))
+            billing = asyncio.create_task(
+                _run_periodic(jobs, BILLING_JOBS, settings.billing_interval_minutes * 60.0)
+            )
         nlu = await asyncio.to_thread(load_nlu, settings)
         app.state.settings = settings
         app.state.runtime = rt
@@ -101,7 +106,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             yield
         finally:
             await app.state.rate_limiter.close()
-            for task in (poller, class_jobs):
+            for task in (poller, class_jobs, billing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

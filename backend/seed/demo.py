@@ -14,6 +14,8 @@ from backend.billing.models import Plan, plan_locations
 from backend.classes.models import ClassSchedule, ClassType, class_type_plans
 from backend.classes.schedule import materialize_sessions
 from backend.gyms.models import Gym, Location, StaffUser
+from backend.members.models import Member
+from backend.payments.models import PaymentMethod
 from backend.seed.history import (
     ANA_PHONE,
     HISTORY_DAYS,
@@ -74,6 +76,7 @@ async def seed_demo(
     await _create_demo_classes(session, gym_id, now)
     ctx = await load_context(session, gym_id)
     scripted = await persist(session, ctx, [_ana(ctx, now), _luis(ctx, now)])
+    await _save_ana_card(session, gym_id, now)
     generated = await seed_members(session, gym_id, members=members, rng_seed=rng_seed, now=now)
     return SeedResult(
         gym_id=gym_id,
@@ -86,6 +89,30 @@ async def seed_demo(
 
 
 # --- demo gym -----------------------------------------------------------------------------
+
+
+async def _save_ana_card(session: AsyncSession, gym_id: int, now: datetime) -> None:
+    """Ana pays by saved card (charged by the simulated provider); Luis has none."""
+    ana = await session.scalar(
+        select(Member.id).where(Member.gym_id == gym_id, Member.phone == ANA_PHONE)
+    )
+    assert ana is not None
+    session.add(
+        PaymentMethod(
+            gym_id=gym_id,
+            member_id=ana,
+            provider="fake",
+            provider_customer_id="demo-customer-ana",
+            provider_card_id="demo-card-ana",
+            brand="visa",
+            last4="4242",
+            exp_month=12,
+            exp_year=now.year + 3,
+            is_default=True,
+            created_at=now - timedelta(days=90),
+        )
+    )
+    await session.flush()
 
 
 async def _create_demo_gym(session: AsyncSession, now: datetime) -> int:

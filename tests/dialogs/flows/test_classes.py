@@ -204,3 +204,12 @@ async def test_english_booking(wa: WhatsApp, session: AsyncSession) -> None:
     reply = await wa.say("book spinning tomorrow at 7 please")
     assert reply.startswith("Shall I book you a spot in *Spinning* tomorrow at 7:00 AM")
     assert "Done!" in await wa.say("yes")
+
+
+async def test_an_hour_without_am_pm_finds_the_evening_class(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    await class_gym(session)
+    reply = await wa.say("resérvame yoga mañana a las 7")
+    assert reply == "¿Te aparto lugar en *Yoga* mañana 7:00 p.m. en GoGym Norte? (sí/no)"
+    assert "¡Listo!" in await wa.say("sí")
