@@ -27,9 +27,12 @@ from backend.conversations.service import (
 from backend.errors import InvalidInput, NotFound
 from backend.gyms.models import Gym
 from backend.gyms.service import GymDirectory
+from backend.integrations.fake_payments import FakePaymentProvider
+from backend.integrations.language_model import LanguageModel
 from backend.members.models import Member
 from backend.members.service import create_prospect, record_event
 from backend.messaging.service import queue_message
+from backend.payments.provider import PaymentProvider
 from backend.phones import InvalidPhone, normalize_phone, strip_channel
 from backend.settings import Settings
 from backend.types import utcnow
@@ -37,6 +40,7 @@ from dialogs.catalog import t
 from dialogs.flows import FLOWS, INTENT_FLOWS
 from dialogs.flows.onboarding import ONBOARDING, PROSPECT_GREET
 from dialogs.messages import InboundMessage, OutboundMessage, TurnResult
+from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import IntentModel, NluResult
 from dialogs.nlu.normalize import normalize
 from dialogs.turn import END, PASS, Flow, Turn
@@ -55,10 +59,15 @@ class DialogueEngine:
         nlu: IntentModel,
         locks: ConversationLocks | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        llm: LanguageModel | None = None,
+        payments: PaymentProvider | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self.nlu = nlu
+        # The local model answers; the language model (when configured) only for doubts.
+        self.nlu = AssistedNlu(nlu, llm, settings.openai_timeout_seconds)
+        self.payments = payments or FakePaymentProvider()
         self.locks = locks or ConversationLocks()
         self.clock = clock
         self.gyms = GymDirectory()
@@ -70,7 +79,7 @@ class DialogueEngine:
             gym_number = normalize_phone(strip_channel(msg.gym), default_region="US")
         except InvalidPhone as exc:
             raise InvalidInput("Número de teléfono inválido.", "Invalid phone number.") from exc
-        nlu = self.nlu.parse(msg.text[:MAX_TEXT_CHARS])
+        nlu = await self.nlu.parse(msg.text[:MAX_TEXT_CHARS])
         async with self.locks.turn(self.sessionmaker, msg.channel, gym_number, phone) as session:
             return await self._turn(session, msg, nlu, phone, gym_number, started)
 
@@ -117,6 +126,7 @@ class DialogueEngine:
             nlu=nlu,
             lang=lang,
             now=now,
+            payments=self.payments,
             slots=dict(convo.slots or {}),
         )
         await self._dispatch(turn)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.conversations.models import Conversation
 from backend.gyms.models import Gym, Location
 from backend.members.models import Member
+from backend.payments.provider import PaymentProvider
 from backend.settings import Settings
 from dialogs.catalog import t
 from dialogs.messages import InboundMessage
@@ -33,6 +34,8 @@ class Turn:
     nlu: NluResult
     lang: str
     now: datetime
+    # Outside services flows may call (charging a saved card, creating a payment link).
+    payments: PaymentProvider
     slots: dict[str, Any] = field(default_factory=dict)
     replies: list[str] = field(default_factory=list)
 

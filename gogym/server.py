@@ -18,6 +18,7 @@ from backend.auth import endpoints as auth_endpoints
 from backend.auth.ratelimit import build_rate_limiter
 from backend.billing import endpoints as billing_endpoints
 from backend.classes import endpoints as classes_endpoints
+from backend.integrations.openai_llm import OpenAILanguageModel
 from backend.integrations.twilio import TwilioSignature
 from backend.integrations.twilio_sim import TwilioSimulator
 from backend.jobs import ArqJobs, InProcessJobs
@@ -98,7 +99,13 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         app.state.runtime = rt
         app.state.sessionmaker = rt.sessionmaker
         app.state.twilio_signature = TwilioSignature(settings.twilio_auth_token)
-        app.state.dialogue = DialogueEngine(rt.sessionmaker, settings, nlu)
+        app.state.dialogue = DialogueEngine(
+            rt.sessionmaker,
+            settings,
+            nlu,
+            llm=OpenAILanguageModel.from_settings(settings),
+            payments=rt.payments,
+        )
         app.state.background = set()
         app.state.simulator = simulator
         app.state.rate_limiter = build_rate_limiter(settings)

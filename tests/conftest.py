@@ -105,7 +105,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         gogym_env="test",
         database_url=database_url,
         redis_url="",
-        secret_key="test-secret",
+        secret_key="test-secret-key-of-at-least-32-bytes!",
         # Deliberately not the address tests connect to: signatures use the public URL.
         public_base_url="https://gogym.example.test",
         twilio_account_sid="AC" + "1" * 32,

@@ -1,4 +1,8 @@
-"""Message catalogs: every member-facing text by key, in es (default) and en."""
+"""Message catalogs: every member-facing text by key, in es (default) and en.
+
+`es.yml`/`en.yml` hold the common texts; a feature may keep its own `<feature>.es.yml` and
+`<feature>.en.yml` next to them. A key defined twice is an error, not a silent override.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,14 @@ _DIR = Path(__file__).parent
 
 @cache
 def _catalog(lang: str) -> dict[str, str]:
-    return dict(yaml.safe_load((_DIR / f"{lang}.yml").read_text(encoding="utf-8")))
+    merged: dict[str, str] = {}
+    for path in [_DIR / f"{lang}.yml", *sorted(_DIR.glob(f"*.{lang}.yml"))]:
+        texts = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        twice = merged.keys() & texts.keys()
+        if twice:
+            raise ValueError(f"{path.name} redefines {sorted(twice)}")
+        merged.update(texts)
+    return merged
 
 
 def t(lang: str, key: str, **values: Any) -> str:

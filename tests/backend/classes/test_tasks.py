@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.checkins.models import CheckIn
-from backend.classes.models import ClassBooking, ClassSettings
+from backend.classes.models import ClassBooking, ClassSchedule, ClassSettings
 from backend.classes.service import book
-from backend.classes.tasks import record_no_shows, send_class_reminders
+from backend.classes.tasks import materialize_all, record_no_shows, send_class_reminders
 from backend.members.models import AuditEntry, MemberEvent
 from backend.messaging.models import OutboxMessage
 from backend.types import utcnow
@@ -125,3 +125,26 @@ async def test_no_shows_and_attendance_after_the_class(session: AsyncSession) ->
         [(came.id, "class_attended"), (elsewhere.id, "class_no_show"), (absent.id, "class_no_show")]
     )
     assert await session.scalar(select(AuditEntry).where(AuditEntry.action == "class.no_show"))
+
+
+async def test_materialize_job_is_idempotent(session: AsyncSession) -> None:
+    gym, centro, _, _, _ = await standard_gym(session)
+    yoga = await make_class_type(session, gym, "Yoga")
+    now = utcnow()
+    session.add_all(
+        ClassSchedule(
+            gym_id=gym.id,
+            class_type_id=yoga.id,
+            location_id=centro.id,
+            weekday=day,
+            start_time=time(8, 30),
+            valid_from=now.date() - timedelta(days=30),
+            active=True,
+        )
+        for day in range(7)
+    )
+    await session.flush()
+    first = await materialize_all(session, now)
+    assert 13 <= first <= 14  # today's 8:30 may be gone already
+    assert await materialize_all(session, now) == 0
+    assert await materialize_all(session, now + timedelta(days=1)) == 1

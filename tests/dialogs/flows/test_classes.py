@@ -213,3 +213,14 @@ async def test_an_hour_without_am_pm_finds_the_evening_class(
     reply = await wa.say("resérvame yoga mañana a las 7")
     assert reply == "¿Te aparto lugar en *Yoga* mañana 7:00 p.m. en GoGym Norte? (sí/no)"
     assert "¡Listo!" in await wa.say("sí")
+
+
+async def test_cancelling_the_membership_is_not_taken_for_a_class(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    await class_gym(session)
+    await wa.say("resérvame spinning mañana a las 7")
+    await wa.say("sí")
+    reply = await wa.say("quiero cancelar mi membresía")
+    assert "Spinning" not in reply
+    assert list((await bookings(session)).values()) == ["booked"]
