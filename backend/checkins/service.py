@@ -53,6 +53,8 @@ class VisitStats:
 class CheckInOutcome:
     check_in: CheckIn
     stats: VisitStats
+    # Set during the dunning grace (past_due): in, but reminded of what is owed.
+    owed_cents: int = 0
 
 
 def code_matches(secret_key: str, location: Location, code: str, local_day: date) -> bool:
@@ -155,4 +157,7 @@ async def check_in(
         {"location_id": location.id, "method": method},
     )
     stats = compute_stats([now, *(t for t, _ in visits)], ZoneInfo(gym.timezone), now)
-    return CheckInOutcome(visit, stats)
+    owed = 0
+    if holding.subscription.status == "past_due":
+        owed = sum(i.amount_due_cents for i in await open_invoices(session, member.id))
+    return CheckInOutcome(visit, stats, owed)

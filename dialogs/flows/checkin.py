@@ -117,6 +117,8 @@ async def _attempt(
         visits=visits,
         streak=streak,
     )
+    if outcome.owed_cents:
+        turn.say("checkin_grace_reminder", amount=fmt.money(outcome.owed_cents))
     return END
 
 

@@ -103,6 +103,21 @@ async def test_unpaid_membership_is_refused_with_amount_owed(
     assert await visits(session) == 0
 
 
+async def test_during_the_dunning_grace_the_member_gets_in_and_is_reminded(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    gym, centro, _, _, basico = await standard_gym(session)
+    luis = await make_member(session, gym, phone="+525587654321", name="Luis Pérez")
+    await make_subscription(session, luis, basico, status="past_due")
+    await make_invoice(session, luis, 49900, number="A-000778", due_in_days=-2)
+    await session.commit()
+    wa.phone = "whatsapp:+5215587654321"
+    reply = await wa.say(today_code(wa, centro.id, "centro"))
+    assert "Registré tu entrada" in reply
+    assert "pago pendiente de $499" in reply and "pagar" in reply
+    assert await visits(session) == 1
+
+
 async def test_expired_membership_is_refused_with_end_date(
     wa: WhatsApp, session: AsyncSession
 ) -> None:
