@@ -402,6 +402,9 @@ async def _drop_session(
 
 # --- materializing ---------------------------------------------------------------------------
 
+# Rows per INSERT: well under SQLite's bound-parameter limit.
+MATERIALIZE_CHUNK = 500
+
 
 def occurrences(schedule: ClassSchedule, first: date, days: int) -> list[date]:
     """The local days in [first, first + days) on which the weekly slot happens."""
@@ -459,9 +462,16 @@ async def materialize_sessions(session: AsyncSession, gym: Gym, now: datetime) -
     if not values:
         return 0
     upsert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = upsert(ClassSession).on_conflict_do_nothing(index_elements=["schedule_id", "occurs_on"])
-    result = await session.execute(stmt, values)
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    created = 0
+    for first in range(0, len(values), MATERIALIZE_CHUNK):
+        stmt = (
+            upsert(ClassSession)
+            .values(values[first : first + MATERIALIZE_CHUNK])
+            .on_conflict_do_nothing(index_elements=["schedule_id", "occurs_on"])
+            .returning(ClassSession.id)
+        )
+        created += len((await session.execute(stmt)).all())
+    return created
 
 
 async def materialize_all(session: AsyncSession, now: datetime) -> int:
