@@ -573,8 +573,13 @@ async def revenue(
 async def run_billing(
     request: Request,
     principal: Principal = Depends(require("invoices:write")),
+    session: AsyncSession = Depends(get_session),
 ) -> BillingRunOut:
     """Run this gym's billing cycle and dunning now (they also run on a schedule)."""
+    # The runs use their own transactions, one per chunk; end the request's (it only
+    # authenticated) so that on SQLite, where a transaction holds the write lock, they
+    # do not wait on it.
+    await session.commit()
     rt, now = _runtime(request), utcnow()
     cycle = await run_cycle(rt.sessionmaker, rt.payments, now, gym_id=principal.gym_id)
     dunning = await run_dunning(

@@ -102,14 +102,15 @@ async def revenue_report(
     active_members = len({member for _, member, *_ in live})
 
     # New: a member's first paid-plan subscription; churned: a member whose last
-    # subscription ended that month without another one live.
+    # subscription ended that month without another one live (a subscription ended before
+    # `ended_at` was recorded counts at its period end).
     subs = (
         (
             await session.execute(
                 select(
                     Subscription.member_id,
                     Subscription.created_at,
-                    Subscription.ended_at,
+                    func.coalesce(Subscription.ended_at, Subscription.current_period_end),
                     Subscription.status,
                 )
                 .join(Plan, Plan.id == Subscription.plan_id)
@@ -124,25 +125,22 @@ async def revenue_report(
         .all()
     )
     first_start: dict[int, datetime] = {}
-    last_end: dict[int, datetime | None] = {}
+    last_end: dict[int, datetime] = {}
+    still_live: set[int] = set()
     for member_id, created, ended, status in subs:
-        if member_id not in first_start or created < first_start[member_id]:
-            first_start[member_id] = created
-        if status in ("canceled", "expired") and ended is not None:
-            if last_end.get(member_id, ended) is not None:
-                prev = last_end.get(member_id)
-                last_end[member_id] = ended if prev is None or ended > prev else prev
+        first_start[member_id] = min(created, first_start.get(member_id, created))
+        if status in ("canceled", "expired"):
+            last_end[member_id] = max(ended, last_end.get(member_id, ended))
         else:
-            last_end[member_id] = None  # still live
+            still_live.add(member_id)
     for started in first_start.values():
         key = _month_key(started.astimezone(tz).date())
         if key in figures:
             figures[key].new_members += 1
-    for ended in last_end.values():
-        if ended is not None:
-            key = _month_key(ended.astimezone(tz).date())
-            if key in figures:
-                figures[key].churned_members += 1
+    for member_id, ended in last_end.items():
+        key = _month_key(ended.astimezone(tz).date())
+        if member_id not in still_live and key in figures:
+            figures[key].churned_members += 1
 
     invoices = (
         (
