@@ -32,6 +32,9 @@ SHORTHAND = {
     "msjs": "mensajes", "info": "informacion", "xfa": "porfa", "xfavor": "porfavor",
     "hr": "hora", "hrs": "horas", "tqm": "gracias", "ntp": "no te preocupes",
 }  # fmt: skip
+# Laughter comes in endless shapes ("jajaja", "jsjsjs", "ajsjajs", "hahaha", "jeje"):
+# one token, so a new spelling reads like the ones in the data.
+_LAUGH = re.compile(r"(?:[ajsh]*j[ajsh]*j[ajsh]*|(?:ha){2,}h?|(?:j[eiou]){2,}j?)")
 _NON_TEXT = re.compile(r"[^a-z0-9ñ$@#\-\s]")
 _SPACES = re.compile(r"\s+")
 
@@ -63,5 +66,8 @@ def normalize(text: str) -> str:
     text = strip_accents(text.lower().replace("ñ", "\0")).replace("\0", "ñ")
     text = _REPEATS.sub(r"\1", text)
     text = _NON_TEXT.sub(" ", text)
-    words = [SHORTHAND.get(w, w) for w in _TRAILING_REPEATS.sub(r"\1", text).split()]
+    words = [
+        "jaja" if 4 <= len(w) <= 40 and _LAUGH.fullmatch(w) else SHORTHAND.get(w, w)
+        for w in _TRAILING_REPEATS.sub(r"\1", text).split()
+    ]
     return " ".join(words)[:MAX_CHARS]
