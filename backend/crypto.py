@@ -1,8 +1,9 @@
-"""Secrets at rest (provider tokens, CSD private keys and passwords): Fernet encryption.
+"""Encryption of secrets kept in the database (gym payment credentials, CFDI certificates).
 
-The key is `ENCRYPTION_KEY` (a Fernet key) when set, else one derived from `SECRET_KEY`.
-`ENCRYPTION_KEY` may list several comma-separated keys: the first encrypts, all decrypt,
-so keys can be rotated without re-encrypting everything at once.
+Fernet (AES-128-CBC + HMAC-SHA256) from the `cryptography` package. The key comes from
+DATA_ENCRYPTION_KEY (comma-separated Fernet keys: the first encrypts, all decrypt, so keys
+can be rotated); when it is empty one is derived from SECRET_KEY, so changing SECRET_KEY
+then makes stored secrets unreadable.
 """
 
 from __future__ import annotations
@@ -14,21 +15,39 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from backend.settings import Settings
 
-__all__ = ["InvalidToken", "decrypt", "encrypt"]
+
+class DecryptionFailed(Exception):
+    """The ciphertext was not made with any configured key, or was altered."""
 
 
-def _fernet(settings: Settings) -> MultiFernet:
-    keys = [k.strip() for k in settings.encryption_key.split(",") if k.strip()]
-    if not keys:
-        digest = hashlib.sha256(b"gogym-at-rest:" + settings.secret_key.encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode("ascii")]
-    return MultiFernet([Fernet(k) for k in keys])
+class SecretBox:
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        configured = [k.strip() for k in settings.data_encryption_key.split(",") if k.strip()]
+        if configured:
+            return cls([k.encode() for k in configured])
+        return cls([derive_key(settings.secret_key)])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError) as exc:
+            raise DecryptionFailed("cannot decrypt with the configured keys") from exc
 
 
-def encrypt(settings: Settings, data: bytes) -> str:
-    return _fernet(settings).encrypt(data).decode("ascii")
+def derive_key(secret: str) -> bytes:
+    """A Fernet key from an arbitrary secret (domain-separated SHA-256)."""
+    digest = hashlib.sha256(b"gogym-data-encryption:" + secret.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest)
 
 
-def decrypt(settings: Settings, token: str) -> bytes:
-    """Raises InvalidToken when the data was tampered with or the key is wrong."""
-    return _fernet(settings).decrypt(token.encode("ascii"))
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")

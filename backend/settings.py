@@ -65,6 +65,37 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = Field(default=1200, ge=1)
     rate_limit_auth_per_ip: int = Field(default=20, ge=1)
 
+    # Mercado Pago: the demo gym's account (other gyms keep theirs in the database,
+    # encrypted). Empty token with SIMULATE_PROVIDERS: the built-in simulator.
+    mercadopago_access_token: str = ""
+    mercadopago_webhook_secret: str = ""
+    mercadopago_api_base_url: str = ""
+    mercadopago_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    mercadopago_max_retries: int = Field(default=2, ge=0, le=5)
+    mercadopago_webhook_tolerance_seconds: int = Field(default=600, ge=10)
+    # Fernet keys (comma-separated, first encrypts) for secrets stored in the database;
+    # empty: derived from SECRET_KEY.
+    data_encryption_key: str = ""
+
+    # CFDI 4.0 (issue #6). The demo gym's CSD: paths to the .cer and .key and the key's
+    # password (`gogym demo` makes a self-signed test CSD when none is given). PAC_PROVIDER
+    # picks the stamping service; `simulated` stamps locally, NOT fiscally valid.
+    cfdi_csd_cer: str = ""
+    cfdi_csd_key: str = ""
+    cfdi_csd_password: str = ""
+    pac_provider: Literal["simulated", "finkok", "swsapien", "diverza"] = "simulated"
+    pac_environment: Literal["test", "production"] = "test"
+    pac_username: str = ""
+    pac_password: str = ""
+    pac_token: str = ""
+    # Overrides the provider's host (a local fake PAC in tests); empty: the real one.
+    pac_base_url: str = ""
+    pac_timeout_seconds: float = Field(default=20.0, gt=0.0, le=120.0)
+    # Stamping retries with backoff; staff are alerted after this many failed attempts.
+    cfdi_alert_after_attempts: int = Field(default=3, ge=1)
+    # How long a CFDI link sent on WhatsApp works (signed, expiring URL).
+    cfdi_media_ttl_minutes: int = Field(default=24 * 60, ge=5)
+
     @model_validator(mode="after")
     def _refuse_demo_secrets(self) -> Settings:
         if self.gogym_env == "production":
@@ -73,6 +104,7 @@ class Settings(BaseSettings):
                 "SECRET_KEY": self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32,
                 "TWILIO_AUTH_TOKEN": self.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN,
                 "SIMULATE_PROVIDERS": self.simulate_providers,
+                "PAC_PROVIDER": self.pac_provider == "simulated",
             }
             bad = [name for name, is_bad in weak.items() if is_bad]
             if bad:

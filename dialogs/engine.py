@@ -27,6 +27,7 @@ from backend.conversations.service import (
 from backend.errors import InvalidInput, NotFound
 from backend.gyms.models import Gym
 from backend.gyms.service import GymDirectory
+from backend.handoff.service import bot_silenced
 from backend.integrations.fake_payments import FakePaymentProvider
 from backend.integrations.language_model import LanguageModel
 from backend.members.models import Member
@@ -181,6 +182,8 @@ class DialogueEngine:
             convo.flow, convo.state, turn.slots = None, None, {}
             _move(turn, INTENT_FLOWS["help"], await INTENT_FLOWS["help"].start(turn))
             return
+        if await bot_silenced(turn.session, turn.gym.id, turn.member.id, turn.now):
+            return  # a person is answering this member (handoff ticket): the bot keeps quiet
         if len(msg.text) > MAX_TEXT_CHARS:
             turn.say("too_long")
             return

@@ -17,14 +17,23 @@ from backend.app import create_app
 from backend.auth import endpoints as auth_endpoints
 from backend.auth.ratelimit import build_rate_limiter
 from backend.billing import endpoints as billing_endpoints
+from backend.cfdi import endpoints as cfdi_endpoints
 from backend.classes import endpoints as classes_endpoints
+from backend.handoff import endpoints as handoff_endpoints
+from backend.integrations.mercadopago_sim import PREFIX as SIM_MERCADOPAGO_PREFIX
+from backend.integrations.mercadopago_sim import MercadoPagoSimulator
 from backend.integrations.openai_llm import OpenAILanguageModel
 from backend.integrations.twilio import TwilioSignature
 from backend.integrations.twilio_sim import TwilioSimulator
 from backend.jobs import ArqJobs, InProcessJobs
 from backend.members import endpoints as members_endpoints
 from backend.payments import endpoints as payments_endpoints
+from backend.payments import webhooks as payment_webhooks
+from backend.payments.wiring import build_accounts, build_provider, uses_simulator
+from backend.privacy import endpoints as privacy_endpoints
+from backend.referrals import endpoints as referrals_endpoints
 from backend.runtime import SIM_TWILIO_PREFIX, Runtime, build_runtime
+from backend.selfservice import endpoints as selfservice_endpoints
 from backend.settings import Settings, get_settings
 from bot import whatsapp
 from dialogs.engine import DialogueEngine
@@ -54,6 +63,13 @@ async def _poll_outbox(jobs: InProcessJobs, every: float) -> None:
 CLASS_JOBS = ("materialize_class_sessions", "send_class_reminders", "record_class_no_shows")
 CLASS_JOBS_EVERY = 60.0
 BILLING_JOBS = ("run_billing_cycle",)
+CFDI_JOBS = ("sweep_cfdi", "issue_global_cfdis")
+CFDI_JOBS_EVERY = 300.0
+REFERRAL_JOBS = ("referral_sweep", "expire_referrals")
+PAYMENT_SWEEP_JOBS = ("sweep_payment_notifications",)
+PAYMENT_SWEEP_EVERY = 60.0
+RECONCILE_JOBS = ("reconcile_payments",)
+RECONCILE_EVERY = 24 * 3600.0
 
 
 async def _run_periodic(jobs: InProcessJobs, names: tuple[str, ...], every: float) -> None:
@@ -74,29 +90,52 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         if settings.simulate_providers
         else None
     )
+    # Mercado Pago simulated on this server: the payment links and the lookups of the demo.
+    public = settings.public_base_url.rstrip("/")
+    mp_simulator = (
+        MercadoPagoSimulator(
+            notification_url=public + "/webhooks/mercadopago",
+            public_url=public + SIM_MERCADOPAGO_PREFIX,
+        )
+        if uses_simulator(settings)
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
+        payment_accounts = build_accounts(settings, rt.sessionmaker)
+        if runtime is None:  # a caller-given runtime (tests) keeps its own provider
+            rt.payments = build_provider(settings, payment_accounts)
+        payment_tasks: list[asyncio.Task[Any]] = []
         poller: asyncio.Task[Any] | None = None
         class_jobs: asyncio.Task[Any] | None = None
         billing: asyncio.Task[Any] | None = None
+        cfdi: asyncio.Task[Any] | None = None
         pool = None
         if rt.jobs is None and settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
             rt.use_jobs(ArqJobs(pool))
         elif rt.jobs is None:  # embedded mode; a caller-given queue (tests) is kept as is
-            jobs = InProcessJobs(FUNCTIONS, {"runtime": rt})
+            jobs = InProcessJobs(FUNCTIONS, {"runtime": rt, "payment_accounts": payment_accounts})
             rt.use_jobs(jobs)
             await ensure_event_partitions(jobs.ctx)
             poller = asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds))
-            class_jobs = asyncio.create_task(_run_periodic(jobs, CLASS_JOBS, CLASS_JOBS_EVERY))
+            class_jobs = asyncio.create_task(
+                _run_periodic(jobs, CLASS_JOBS + REFERRAL_JOBS, CLASS_JOBS_EVERY)
+            )
             billing = asyncio.create_task(
                 _run_periodic(jobs, BILLING_JOBS, settings.billing_interval_minutes * 60.0)
             )
+            cfdi = asyncio.create_task(_run_periodic(jobs, CFDI_JOBS, CFDI_JOBS_EVERY))
+            payment_tasks += [
+                asyncio.create_task(_run_periodic(jobs, PAYMENT_SWEEP_JOBS, PAYMENT_SWEEP_EVERY)),
+                asyncio.create_task(_run_periodic(jobs, RECONCILE_JOBS, RECONCILE_EVERY)),
+            ]
         nlu = await asyncio.to_thread(load_nlu, settings)
         app.state.settings = settings
         app.state.runtime = rt
+        app.state.payment_accounts = payment_accounts
         app.state.sessionmaker = rt.sessionmaker
         app.state.twilio_signature = TwilioSignature(settings.twilio_auth_token)
         app.state.dialogue = DialogueEngine(
@@ -113,7 +152,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             yield
         finally:
             await app.state.rate_limiter.close()
-            for task in (poller, class_jobs, billing):
+            for task in (poller, class_jobs, billing, cfdi, *payment_tasks):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -136,8 +175,20 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     api.include_router(classes_endpoints.router)
     api.include_router(billing_endpoints.router)
     api.include_router(payments_endpoints.router)
+    api.include_router(payments_endpoints.payments_router)
+    api.include_router(cfdi_endpoints.router)
+    api.include_router(referrals_endpoints.router)
+    api.include_router(handoff_endpoints.router)
+    api.include_router(privacy_endpoints.router)
+    api.include_router(selfservice_endpoints.router)
 
-    routers = [api, whatsapp.router(dialogue_of)]
+    routers = [api, whatsapp.router(dialogue_of), cfdi_endpoints.media_router]
+    routers.append(privacy_endpoints.files_router)
+    routers.append(payment_webhooks.router())
+    if mp_simulator is not None:
+        mp_sim = APIRouter(prefix=SIM_MERCADOPAGO_PREFIX)
+        mp_sim.include_router(mp_simulator.router())
+        routers.append(mp_sim)
     if simulator is not None:
         sim = APIRouter(prefix=SIM_TWILIO_PREFIX)
         sim.include_router(simulator.router())

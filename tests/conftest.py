@@ -25,12 +25,20 @@ from sqlalchemy.pool import NullPool
 
 from backend import migrate
 from backend.db import make_engine
+from backend.integrations.mercadopago import MercadoPagoProvider
+from backend.integrations.mercadopago_sim import (
+    SIM_ACCESS_TOKEN,
+    SIM_WEBHOOK_SECRET,
+    MercadoPagoSimulator,
+)
 from backend.integrations.twilio_sim import TwilioSimulator
 from backend.models import Base
+from backend.payments.provider import StaticCredentials
 from backend.runtime import Runtime
 from backend.settings import Settings
 from dialogs.nlu.classifier import IntentModel, load_or_train
 from gogym.server import build_app
+from tests.mercadopago import MercadoPago
 from tests.whatsapp import RecordingJobs, WhatsApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,3 +278,69 @@ async def app_client(
 @pytest.fixture
 def wa(app_client: httpx.AsyncClient, settings: Settings) -> WhatsApp:
     return WhatsApp(app_client, settings)
+
+
+# --- Mercado Pago: the simulator on a loopback port, and the app wired to it -------------
+
+
+@pytest.fixture
+def mercadopago_api() -> Iterator[tuple[MercadoPagoSimulator, str]]:
+    """The Mercado Pago simulator on its own port: (simulator, MERCADOPAGO_API_BASE_URL)."""
+    sim = MercadoPagoSimulator(deliver=False)
+    app = FastAPI()
+    app.include_router(sim.router())
+    with LiveServer(app) as server:
+        sim.public_url = server.url
+        yield sim, server.url
+
+
+@pytest.fixture
+def mp_settings(settings: Settings, mercadopago_api: tuple[MercadoPagoSimulator, str]) -> Settings:
+    return settings.model_copy(
+        update={
+            "mercadopago_access_token": SIM_ACCESS_TOKEN,
+            "mercadopago_webhook_secret": SIM_WEBHOOK_SECRET,
+            "mercadopago_api_base_url": mercadopago_api[1],
+            "mercadopago_timeout_seconds": 0.5,
+        }
+    )
+
+
+@pytest.fixture
+def mp_provider(mercadopago_api: tuple[MercadoPagoSimulator, str]) -> MercadoPagoProvider:
+    """The real adapter against the simulator: short timeout, quick retries."""
+    return MercadoPagoProvider(
+        StaticCredentials(SIM_ACCESS_TOKEN),
+        base_url=mercadopago_api[1],
+        timeout=0.5,
+        max_retries=2,
+        backoff_seconds=0.01,
+    )
+
+
+@pytest.fixture
+async def mp(
+    mp_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    nlu_model: IntentModel,
+    mercadopago_api: tuple[MercadoPagoSimulator, str],
+    mp_provider: MercadoPagoProvider,
+) -> AsyncIterator[MercadoPago]:
+    """The app (webhook, REST API and chat) with the real Mercado Pago adapter."""
+    jobs = RecordingJobs()
+    runtime = Runtime(
+        mp_settings, sessionmaker.kw["bind"].engine, sessionmaker, NoSender(), mp_provider
+    )
+    runtime.use_jobs(jobs)
+    app = build_app(mp_settings, runtime=runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal:8000") as c:
+            yield MercadoPago(
+                c, mercadopago_api[0], mp_provider, sessionmaker, jobs, app.state.payment_accounts
+            )
+
+
+@pytest.fixture
+def mp_wa(mp: MercadoPago, mp_settings: Settings) -> WhatsApp:
+    return WhatsApp(mp.client, mp_settings)

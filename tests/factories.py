@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +16,14 @@ from backend.auth.passwords import hash_password
 from backend.auth.tokens import API_KEY_DISPLAY_CHARS, digest, issue_access_token, new_api_key
 from backend.billing.models import Invoice, Plan, Subscription, plan_locations
 from backend.billing.tax import split_iva
+from backend.cfdi.models import GymFiscalProfile, MemberFiscalProfile
+from backend.cfdi.profile import Csd, save_profile
 from backend.classes.models import ClassSession, ClassType, class_type_plans
 from backend.gyms.models import Gym, Location, StaffUser
 from backend.members.models import Member
+from backend.payments.models import Payment, PaymentMethod
+from backend.referrals.models import ReferralProgram
+from backend.settings import Settings
 from backend.types import utcnow
 
 GYM_NUMBER = "+14155238886"
@@ -293,3 +300,128 @@ async def make_class_session(
     session.add(cs)
     await session.flush()
     return cs
+
+
+async def make_referral_program(session: AsyncSession, gym: Gym, **kw: object) -> ReferralProgram:
+    """A live referral program: $200 credit for the referrer, 50% off the friend's first
+    month (on the cheapest public monthly plan)."""
+    values: dict[str, object] = {
+        "gym_id": gym.id,
+        "name": "Trae a un amigo",
+        "active": True,
+        "referrer_reward": "credit",
+        "referrer_value": 20000,
+        "referred_reward": "first_month_discount",
+        "referred_value": 50,
+        "tiers": [],
+    } | kw
+    program = ReferralProgram(**values)
+    session.add(program)
+    await session.flush()
+    return program
+
+
+# --- CFDI (issue 6) ------------------------------------------------------------------------
+
+SAT_CSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sat_csd"
+SAT_CSD_RFC = "EKU9003173C9"
+
+
+def sat_test_csd() -> tuple[bytes, bytes, str]:
+    """SAT's public test CSD (expired in 2023, still fine for local signing)."""
+    base = SAT_CSD_DIR / SAT_CSD_RFC.lower()
+    password = (SAT_CSD_DIR / f"{SAT_CSD_RFC.lower()}_csd.txt").read_text().strip()
+    cer = Path(f"{base}_csd.cer").read_bytes()
+    key = Path(f"{base}_csd.key").read_bytes()
+    return cer, key, password
+
+
+async def make_fiscal_profile(
+    session: AsyncSession, settings: Settings, gym: Gym, **kw: object
+) -> GymFiscalProfile:
+    cer, key, password = sat_test_csd()
+    values: dict[str, object] = {
+        "rfc": SAT_CSD_RFC,
+        "legal_name": "ESCUELA KEMPER URGATE",
+        "regimen": "601",
+        "postal_code": "06000",
+        "pac_provider": "simulated",
+        "csd": Csd(cer, key, password),
+        "actor": "test",
+    } | kw
+    return await save_profile(session, settings, gym.id, **values)  # type: ignore[arg-type]
+
+
+async def make_member_fiscal(
+    session: AsyncSession,
+    member: Member,
+    rfc: str = "XIQB891116QE4",
+    legal_name: str = "ANA LOPEZ",
+    regimen: str = "612",
+    postal_code: str = "06600",
+    uso_cfdi: str = "G03",
+    created_at: datetime | None = None,
+) -> MemberFiscalProfile:
+    profile = MemberFiscalProfile(
+        gym_id=member.gym_id,
+        member_id=member.id,
+        rfc=rfc,
+        legal_name=legal_name,
+        regimen=regimen,
+        postal_code=postal_code,
+        uso_cfdi=uso_cfdi,
+        created_at=created_at or utcnow() - timedelta(days=90),
+    )
+    session.add(profile)
+    await session.flush()
+    return profile
+
+
+async def make_payment(
+    session: AsyncSession,
+    member: Member,
+    amount_cents: int = 79900,
+    method: str = "card",
+    invoice: Invoice | None = None,
+    applied_at: datetime | None = None,
+    status: str = "approved",
+) -> Payment:
+    when = applied_at or utcnow()
+    payment = Payment(
+        gym_id=member.gym_id,
+        member_id=member.id,
+        invoice_id=invoice.id if invoice else None,
+        amount_cents=amount_cents,
+        method=method,
+        provider="test",
+        idempotency_key=f"test:{uuid.uuid4().hex}",
+        status=status,
+        created_at=when,
+        updated_at=when,
+        applied_at=when if status in ("approved", "refunded") else None,
+    )
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
+async def make_payment_method(
+    session: AsyncSession, member: Member, card_id: str = "card-4242", **kw: object
+) -> PaymentMethod:
+    """A saved card (provider customer + card ids only), the member's default."""
+    values: dict[str, object] = {
+        "gym_id": member.gym_id,
+        "member_id": member.id,
+        "provider": "mercadopago",
+        "provider_customer_id": f"cus-{member.id}",
+        "provider_card_id": card_id,
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2030,
+        "is_default": True,
+    } | kw
+    method = PaymentMethod(**values)
+    session.add(method)
+    await session.flush()
+    return method

@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from backend.jobs import ArqJobs
+from backend.payments.wiring import build_accounts, build_provider
 from backend.runtime import build_runtime
 from backend.settings import get_settings
 from workers import jobs
@@ -16,7 +17,10 @@ from workers import jobs
 async def startup(ctx: dict[str, Any]) -> None:
     runtime = build_runtime(get_settings())
     runtime.use_jobs(ArqJobs(ctx["redis"]))
+    accounts = build_accounts(runtime.settings, runtime.sessionmaker)
+    runtime.payments = build_provider(runtime.settings, accounts)
     ctx["runtime"] = runtime
+    ctx["payment_accounts"] = accounts
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -38,6 +42,17 @@ class WorkerSettings:
         cron(jobs.materialize_class_sessions, minute={5}, run_at_startup=True),
         cron(jobs.send_class_reminders, minute=set(range(0, 60, 5))),
         cron(jobs.record_class_no_shows, minute=set(range(2, 60, 15))),
+        # CFDI: the sweep issues what nobody enqueued and retries stamps with backoff; the
+        # factura global goes out hourly-checked, so right after a period closes (keyed by
+        # period: issued once).
+        cron(jobs.sweep_cfdi, minute=set(range(1, 60, 5)), unique=True, timeout=1800),
+        cron(jobs.issue_global_cfdis, minute={15}, unique=True, timeout=1800),
+        cron(jobs.referral_sweep, minute=set(range(1, 60, 10)), unique=True),
+        cron(jobs.expire_referrals, minute={40}, unique=True),
+        # Payments: notifications whose job was lost or hit a provider outage; the daily
+        # reconciliation against Mercado Pago (mismatches become staff alerts).
+        cron(jobs.sweep_payment_notifications, minute=set(range(3, 60, 5)), unique=True),
+        cron(jobs.reconcile_payments, hour={4}, minute={30}, unique=True, timeout=3600),
     ]
     on_startup = startup
     on_shutdown = shutdown

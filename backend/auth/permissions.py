@@ -15,9 +15,19 @@ PERMISSIONS: Final = (
     "payment_methods:write",
     "invoices:read",
     "invoices:write",
+    "cfdi:read",
+    "cfdi:write",
     "reports:read",
     "classes:read",
     "classes:write",
+    "referrals:read",
+    "referrals:write",
+    "handoff:read",
+    "handoff:write",
+    "privacy:read",
+    "privacy:write",
+    "settings:read",
+    "settings:write",
     "api_keys:manage",
     "staff:manage",
 )
@@ -38,8 +48,13 @@ _STAFF = frozenset(
         "payment_methods:read",
         "payment_methods:write",
         "invoices:read",
+        "cfdi:read",
         "classes:read",
         "classes:write",
+        "referrals:read",
+        "handoff:read",
+        "handoff:write",
+        "settings:read",
     }
 )
 # Trainers see who is who and run classes; they change nothing about members or money.

@@ -16,6 +16,7 @@ from backend.billing.numbering import take_numbers
 from backend.billing.tax import split_iva
 from backend.billing.transitions import transition
 from backend.errors import Conflict
+from backend.jobs import enqueue_after_commit
 from backend.members.service import audit, record_event
 
 
@@ -205,6 +206,12 @@ async def settle(
     if invoice.status != "open":
         return False
     invoice.status, invoice.paid_at, invoice.amount_due_cents = "paid", now, 0
+    if payment_id is not None:
+        # CFDI (issue #6): the payment's invoice is stamped after this commits, if the
+        # member has fiscal data; the CFDI sweep covers payments applied elsewhere.
+        enqueue_after_commit(
+            session, "issue_cfdi_for_payment", payment_id, job_id=f"cfdi:issue:{payment_id}"
+        )
     await record_event(
         session,
         invoice.gym_id,
@@ -221,6 +228,10 @@ async def settle(
         "invoice",
         invoice.id,
         {"payment_id": payment_id, "total_cents": invoice.total_cents},
+    )
+    # A referred friend's first paid invoice converts their referral (rewards are idempotent).
+    enqueue_after_commit(
+        session, "referral_check", invoice.member_id, job_id=f"referral-check:{invoice.id}"
     )
     if invoice.subscription_id is not None:
         sub = await session.get(Subscription, invoice.subscription_id)

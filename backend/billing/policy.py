@@ -37,6 +37,8 @@ class BillingPolicy(BaseModel):
     max_pause_days: int = Field(default=90, ge=1, le=365)
     min_pause_days: int = Field(default=7, ge=1, le=365)
     pauses_per_year: int = Field(default=2, ge=0, le=12)
+    # Charged (IVA included) when a member freezes their membership; 0 = free.
+    pause_fee_cents: int = Field(default=0, ge=0, le=1_000_000)
     # Upgrades: prorated charge at once (by day). Always true here; kept explicit for docs.
     prorate_upgrades: bool = True
 

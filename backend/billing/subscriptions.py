@@ -210,6 +210,35 @@ def _remaining(sub: Subscription, now: datetime, tz: ZoneInfo) -> tuple[int, int
     return left, whole
 
 
+@dataclass(frozen=True)
+class PlanChangeQuote:
+    """What a plan change would do, computed the way `upgrade`/`downgrade` do it."""
+
+    direction: str  # "upgrade" | "downgrade"
+    amount_cents: int  # charged now (upgrade)
+    credit_cents: int  # balance credit now (downgrade with `immediate_credit`)
+    days_left: int
+    days_in_period: int
+    effective_at: datetime  # when the new plan applies
+
+
+def quote_change(
+    gym: Gym, sub: Subscription, old: Plan, new: Plan, now: datetime
+) -> PlanChangeQuote:
+    """Price a change from `old` to `new` without changing anything (the chat shows it
+    before asking to confirm)."""
+    old_price, new_price = old.price_at(now), new.price_at(now)
+    left, whole = _remaining(sub, now, _tz(gym))
+    trial = sub.status == "trialing"
+    if new_price > old_price:
+        amount = 0 if trial else prorate(new_price - old_price, left, whole)
+        return PlanChangeQuote("upgrade", amount, 0, left, whole, now)
+    if policy_of(gym.billing_settings).downgrade == "immediate_credit" and not trial:
+        credit = prorate(old_price - new_price, left, whole)
+        return PlanChangeQuote("downgrade", 0, credit, left, whole, now)
+    return PlanChangeQuote("downgrade", 0, 0, left, whole, sub.current_period_end)
+
+
 def _credits_after_change(sub: Subscription, old: Plan, new: Plan) -> int | None:
     if new.class_credits is None:
         return None

@@ -57,6 +57,8 @@ class TwilioMessageSender:
             kwargs["content_variables"] = json.dumps(message.content_variables or {})
         else:
             kwargs["body"] = message.body
+            if message.media_url:
+                kwargs["media_url"] = [message.media_url]
         try:
             created = self._client.messages.create(**kwargs)
         except TwilioRestException as exc:

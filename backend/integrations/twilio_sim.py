@@ -35,6 +35,7 @@ class SentMessage:
     content_sid: str | None
     status_callback: str | None
     created_at: datetime
+    media_url: str | None = None
 
 
 @dataclass
@@ -80,9 +81,10 @@ class TwilioSimulator:
         form = await request.form()
         to, from_ = str(form.get("To", "")), str(form.get("From", ""))
         body, content_sid = str(form.get("Body", "")), form.get("ContentSid")
+        media = form.get("MediaUrl")
         if not to or not from_:
             return _error(400, 21604, "A 'To' phone number is required.")
-        if not body and not content_sid:
+        if not body and not content_sid and not media:
             return _error(400, 21619, "A text message body or media urls must be specified.")
         if self._failures:
             failure = self._failures.pop(0)
@@ -99,6 +101,7 @@ class TwilioSimulator:
             str(content_sid) if content_sid else None,
             str(callback) if callback else None,
             now,
+            str(media) if media else None,
         )
         self.sent.append(msg)
         if msg.status_callback and self.deliver_callbacks:
@@ -110,7 +113,13 @@ class TwilioSimulator:
     async def _list(self, to: str, after: int = 0) -> dict[str, Any]:
         return {
             "messages": [
-                {"seq": m.seq, "sid": m.sid, "body": m.body, "content_sid": m.content_sid}
+                {
+                    "seq": m.seq,
+                    "sid": m.sid,
+                    "body": m.body,
+                    "content_sid": m.content_sid,
+                    "media_url": m.media_url,
+                }
                 for m in self.messages_to(to, after)
             ]
         }
@@ -152,7 +161,7 @@ def _resource(msg: SentMessage, account_sid: str) -> dict[str, Any]:
         "error_message": None,
         "from": msg.from_,
         "messaging_service_sid": None,
-        "num_media": "0",
+        "num_media": "1" if msg.media_url else "0",
         "num_segments": "1",
         "price": None,
         "price_unit": "USD",

@@ -29,6 +29,8 @@ class OutboxMessage(Base):
     # Outside WhatsApp's 24-hour window only approved templates go out.
     content_sid: Mapped[str | None] = mapped_column(String(40))
     content_variables: Mapped[dict[str, Any] | None] = mapped_column(JSONDict)
+    # A file sent with the message (WhatsApp media: PDF, image), fetched by the provider.
+    media_url: Mapped[str | None] = mapped_column(String(500))
     purpose: Mapped[str] = mapped_column(String(14), default="transactional")  # or marketing
     status: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ class OutgoingMessage:
     content_sid: str | None = None
     content_variables: dict[str, Any] | None = None
     status_callback: str | None = None
+    media_url: str | None = None  # a file the provider fetches and attaches
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ async def queue_message(
     purpose: str = "transactional",
     reply_to_id: int | None = None,
     not_before: datetime | None = None,
+    media_url: str | None = None,
 ) -> OutboxMessage:
     """Log the outbound message and queue it; it is sent only if the transaction commits
     (at `not_before` when given, e.g. after quiet hours)."""
@@ -73,6 +74,7 @@ async def queue_message(
         content_sid=content_sid,
         content_variables=content_variables,
         purpose=purpose,
+        media_url=media_url,
         status="pending",
         attempts=0,
         next_attempt_at=max(now, not_before) if not_before else now,
@@ -147,6 +149,7 @@ async def send_outbox_message(
             content_sid=item.content_sid if template else None,
             content_variables=item.content_variables if template else None,
             status_callback=status_callback,
+            media_url=None if template else item.media_url,
         )
         item.attempts += 1
         try:

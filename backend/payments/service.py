@@ -93,6 +93,7 @@ def payment_row(
         "created_at": now,
         "updated_at": now,
         "applied_at": now if result.status == "approved" else None,
+        "external_reference": f"invoice:{invoice.id}",
     }
 
 
@@ -104,6 +105,8 @@ def charge_request(invoice: Billable, method: PaymentMethod, key: str) -> Charge
         description=f"Recibo {invoice.number}",
         idempotency_key=key,
         external_reference=f"invoice:{invoice.id}",
+        gym_id=invoice.gym_id,
+        brand=method.brand,
     )
 
 

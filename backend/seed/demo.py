@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.passwords import generate_password, hash_password
 from backend.billing.models import Plan, plan_locations
+from backend.cfdi.demo_csd import DEMO_NAME, DEMO_RFC, demo_csd
+from backend.cfdi.profile import save_profile
 from backend.classes.models import ClassSchedule, ClassType, class_type_plans
 from backend.classes.schedule import materialize_sessions
 from backend.gyms.models import Gym, Location, StaffUser
 from backend.members.models import Member
 from backend.payments.models import PaymentMethod
+from backend.referrals.models import DEFAULT_TIERS, ReferralProgram
 from backend.seed.history import (
     ANA_PHONE,
     HISTORY_DAYS,
@@ -28,6 +31,8 @@ from backend.seed.history import (
 )
 from backend.seed.model import GymContext, InvoiceDraft, MemberDraft, SeedResult, Visit
 from backend.seed.persist import persist
+from backend.selfservice.demo import seed_demo_selfservice
+from backend.settings import get_settings
 
 DEMO_SLUG = "demo"
 OWNER_EMAIL = "owner@gogym.demo"
@@ -52,6 +57,29 @@ WEEK_HOURS: dict[str, list[str] | None] = {
 }
 
 
+async def _create_demo_fiscal_profile(session: AsyncSession, gym_id: int) -> None:
+    """CFDI issuer data: the CSD from CFDI_CSD_* or a self-made test one; PAC_PROVIDER."""
+    settings = get_settings()
+    await save_profile(
+        session,
+        settings,
+        gym_id,
+        rfc=DEMO_RFC,
+        legal_name=DEMO_NAME,
+        regimen="601",
+        postal_code="06000",
+        pac_provider=settings.pac_provider,
+        pac_environment=settings.pac_environment,
+        pac_credentials={
+            "username": settings.pac_username,
+            "password": settings.pac_password,
+            "token": settings.pac_token,
+        },
+        csd=demo_csd(settings),
+        actor="seed",
+    )
+
+
 # --- public API ---------------------------------------------------------------------------
 
 
@@ -74,6 +102,9 @@ async def seed_demo(
     password = generate_password()
     await _create_demo_staff(session, gym_id, password, now - timedelta(days=HISTORY_DAYS + 1))
     await _create_demo_classes(session, gym_id, now)
+    await _create_demo_fiscal_profile(session, gym_id)
+    await seed_demo_selfservice(session, gym_id, now)
+    await _create_demo_referral_program(session, gym_id, now)
     ctx = await load_context(session, gym_id)
     scripted = await persist(session, ctx, [_ana(ctx, now), _luis(ctx, now)])
     await _save_ana_card(session, gym_id, now)
@@ -110,6 +141,33 @@ async def _save_ana_card(session: AsyncSession, gym_id: int, now: datetime) -> N
             exp_year=now.year + 3,
             is_default=True,
             created_at=now - timedelta(days=90),
+        )
+    )
+    await session.flush()
+
+
+async def _create_demo_referral_program(session: AsyncSession, gym_id: int, now: datetime) -> None:
+    """ "Trae a un amigo": $200 of credit per converted friend (more at the ambassador
+    levels), 50% off the friend's first month; members who paid 30+ days may invite."""
+    session.add(
+        ReferralProgram(
+            gym_id=gym_id,
+            name="Trae a un amigo",
+            active=True,
+            referrer_reward="credit",
+            referrer_value=20000,
+            referred_reward="first_month_discount",
+            referred_value=50,
+            min_paid_days=30,
+            code_valid_days=90,
+            conversion_days=30,
+            monthly_cap_per_referrer=5,
+            review_above_cents=50000,
+            tiers=[dict(t) for t in DEFAULT_TIERS],
+            terms="Válido para personas que nunca han sido socias o que dejaron de serlo "
+            "hace más de 90 días.",
+            created_at=now - timedelta(days=60),
+            updated_at=now - timedelta(days=60),
         )
     )
     await session.flush()

@@ -7,6 +7,7 @@ import re
 from backend.billing.service import TrialAlreadyUsed, grant_trial_pass, has_any_subscription
 from backend.members.service import audit
 from dialogs.flows.common import plan_lines
+from dialogs.flows.referrals import welcome_with_referral
 from dialogs.turn import END, PASS, Flow, Turn
 
 _NAME_PREFIX = re.compile(
@@ -39,7 +40,9 @@ def extract_name(text: str, intent: str = "out_of_scope") -> str | None:
 
 
 async def start(turn: Turn) -> str:
-    turn.say("welcome_prospect", gym=turn.gym.name)
+    # The wa.me text a member shared carries their code: redeem it in the welcome.
+    if not await welcome_with_referral(turn):
+        turn.say("welcome_prospect", gym=turn.gym.name)
     return "ask_name"
 
 
