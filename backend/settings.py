@@ -22,8 +22,6 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./gogym.db"
     redis_url: str = ""
     secret_key: str = DEV_SECRET_KEY
-    # Fernet key(s) for secrets stored in the database; derived from SECRET_KEY when empty.
-    encryption_key: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
 
     twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID

@@ -1,28 +1,43 @@
+"""Secrets stored in the database: Fernet round trips, key rotation, tampering."""
+
 from __future__ import annotations
 
 import pytest
-from cryptography.fernet import Fernet
 
-from backend.crypto import InvalidToken, decrypt, encrypt
+from backend.crypto import DecryptionFailed, SecretBox, derive_key, new_key
 from backend.settings import Settings
 
 
-def test_round_trip_and_tamper_detection() -> None:
-    settings = Settings(_env_file=None, secret_key="s" * 40)  # type: ignore[call-arg]
-    token = encrypt(settings, b"APP_USR-123")
-    assert b"APP_USR" not in token.encode()
-    assert decrypt(settings, token) == b"APP_USR-123"
-    with pytest.raises(InvalidToken):
-        decrypt(settings, token[:-4] + "AAAA")
-    other = Settings(_env_file=None, secret_key="t" * 40)  # type: ignore[call-arg]
-    with pytest.raises(InvalidToken):
-        decrypt(other, token)
+def test_round_trip_and_no_plaintext() -> None:
+    box = SecretBox([new_key().encode()])
+    token = box.encrypt("APP_USR-123-secret")
+    assert "secret" not in token
+    assert box.decrypt(token) == "APP_USR-123-secret"
 
 
-def test_rotation_keeps_old_tokens_readable() -> None:
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    before = Settings(_env_file=None, encryption_key=old)  # type: ignore[call-arg]
-    token = encrypt(before, b"secret")
-    after = Settings(_env_file=None, encryption_key=f"{new},{old}")  # type: ignore[call-arg]
-    assert decrypt(after, token) == b"secret"
-    assert decrypt(Settings(_env_file=None, encryption_key=new), encrypt(after, b"x")) == b"x"  # type: ignore[call-arg]
+def test_rotation_first_key_encrypts_all_decrypt() -> None:
+    old, new = new_key(), new_key()
+    before = SecretBox([old.encode()]).encrypt("token")
+    rotated = SecretBox([new.encode(), old.encode()])
+    assert rotated.decrypt(before) == "token"
+    with pytest.raises(DecryptionFailed):
+        SecretBox([old.encode()]).decrypt(rotated.encrypt("token"))
+
+
+def test_tampered_or_foreign_ciphertext_fails() -> None:
+    box = SecretBox([new_key().encode()])
+    token = box.encrypt("token")
+    with pytest.raises(DecryptionFailed):
+        box.decrypt(token[:-4] + "AAAA")
+    with pytest.raises(DecryptionFailed):
+        SecretBox([new_key().encode()]).decrypt(token)
+
+
+def test_keys_from_settings() -> None:
+    derived = SecretBox.from_settings(Settings(secret_key="x" * 40, _env_file=None))  # type: ignore[call-arg]
+    assert SecretBox([derive_key("x" * 40)]).decrypt(derived.encrypt("a")) == "a"
+    key = new_key()
+    configured = SecretBox.from_settings(
+        Settings(data_encryption_key=f" {key} , {new_key()}", _env_file=None)  # type: ignore[call-arg]
+    )
+    assert SecretBox([key.encode()]).decrypt(configured.encrypt("b")) == "b"

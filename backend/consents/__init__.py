@@ -1,0 +1,1 @@
+"""Member consents (marketing messages, biometric photos), recorded with time and channel."""

@@ -1,0 +1,1 @@
+"""Human handoff: tickets for staff, and the bot keeping quiet while staff answer."""

@@ -1,0 +1,1 @@
+"""LFPDPPP / ARCO rights: data export, verified deletion requests and their execution."""
