@@ -3,12 +3,12 @@ PostgreSQL, 20% of them duplicates, many concurrent; proves nothing is applied t
 
 Creates a scratch database, migrates it, seeds one gym with N members who each owe one
 invoice and have a Checkout Pro link, approves each link's payment at the Mercado Pago
-simulator (its own uvicorn on a loopback port), then POSTs the notifications to the real
-app (uvicorn, embedded job runner, the real Mercado Pago adapter looking every payment up
-at the simulator) with C concurrent senders. Duplicates are half exact re-deliveries (same
-x-request-id) and half new deliveries of an already notified payment, shuffled in among
-the originals so many race each other. Waits until every stored notification is processed,
-then checks the books and prints one JSON line.
+simulator (its own process), then POSTs the notifications to the real app (its own
+process: uvicorn, the embedded job runner, the real Mercado Pago adapter looking every
+payment up at the simulator) with C concurrent senders from this process. Duplicates are
+half exact re-deliveries (same x-request-id) and half new deliveries of an already notified
+payment, shuffled in among the originals so many race each other. Waits until every stored
+notification is processed, then checks the books and prints one JSON line.
 
     .venv/bin/python bench/mp_notifications.py --notifications 1000 --concurrency 32
 """
@@ -21,9 +21,12 @@ import json
 import random
 import socket
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,30 +73,79 @@ class NullSender:
         return SendReceipt(provider_id="SM" + "0" * 32, status="sent")
 
 
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, __file__, *args],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+async def _ready(url: str, proc: subprocess.Popen[bytes], wait: float = 120) -> None:
+    deadline = time.monotonic() + wait
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+            try:
+                await client.get(url)
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not start")
+
+
+def _seeded_simulator(refs: list[tuple[str, int]]) -> MercadoPagoSimulator:
+    """The simulator with one approved card payment per reference. Ids are sequential, so
+    the copy in this process and the one serving the API agree on them."""
+    sim = MercadoPagoSimulator(deliver=False)
+    for ref, cents in refs:
+        sim._new_payment(
+            collector=SIM_USER_ID,
+            amount=cents / 100,
+            description="bench",
+            external_reference=ref,
+            payment_type="credit_card",
+            method="visa",
+            status="approved",
+            detail="accredited",
         )
+    return sim
 
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+def serve_simulator(port: int, refs_file: str) -> None:
+    refs = [tuple(r) for r in json.loads(Path(refs_file).read_text())]
+    sim = _seeded_simulator(refs)  # type: ignore[arg-type]
+    app = FastAPI()
+    app.include_router(sim.router())
+    app.add_api_route("/ready", lambda: {"ok": True})
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=2048)
+
+
+def serve_app(port: int, url: str, sim_url: str) -> None:
+    settings = Settings(
+        database_url=url,
+        redis_url="",
+        simulate_providers=False,
+        public_base_url=f"http://127.0.0.1:{port}",
+        mercadopago_access_token=SIM_ACCESS_TOKEN,
+        mercadopago_webhook_secret=SIM_WEBHOOK_SECRET,
+        mercadopago_api_base_url=sim_url,
+        db_pool_size=20,
+        billing_interval_minutes=1440,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    runtime = build_runtime(settings, sender=NullSender())
+    runtime.payments = build_provider(settings, build_accounts(settings, runtime.sessionmaker))
+    app = build_app(settings, runtime=runtime)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=2048)
 
 
 async def _admin(sql: str, admin: str) -> None:
@@ -149,69 +201,82 @@ async def _seed(url: str, n: int) -> list[tuple[str, int]]:
             ],
         )
         members = (
-            await conn.execute(
-                insert(Member).returning(Member.id),
-                [
-                    {
-                        "gym_id": gym_id,
-                        "phone": f"+5255{i:08d}",
-                        "whatsapp_address": f"whatsapp:+5215{i:09d}",
-                        "name": f"Socio {i}",
-                        "locale": "es",
-                        "status": "active",
-                        "marketing_opt_in": False,
-                        "biometrics_opt_in": False,
-                        "created_at": now,
-                    }
-                    for i in range(n)
-                ],
+            (
+                await conn.execute(
+                    insert(Member).returning(Member.id),
+                    [
+                        {
+                            "gym_id": gym_id,
+                            "phone": f"+5255{i:08d}",
+                            "whatsapp_address": f"whatsapp:+5215{i:09d}",
+                            "name": f"Socio {i}",
+                            "locale": "es",
+                            "status": "active",
+                            "marketing_opt_in": False,
+                            "biometrics_opt_in": False,
+                            "created_at": now,
+                        }
+                        for i in range(n)
+                    ],
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         subs = (
-            await conn.execute(
-                insert(Subscription).returning(Subscription.id),
-                [
-                    {
-                        "gym_id": gym_id,
-                        "member_id": m,
-                        "plan_id": plan_id,
-                        "status": "past_due",
-                        "current_period_start": now - timedelta(days=3),
-                        "current_period_end": now + timedelta(days=27),
-                        "cancel_at_period_end": False,
-                        "past_due_since": now - timedelta(days=3),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for m in members
-                ],
+            (
+                await conn.execute(
+                    insert(Subscription).returning(Subscription.id),
+                    [
+                        {
+                            "gym_id": gym_id,
+                            "member_id": m,
+                            "plan_id": plan_id,
+                            "status": "past_due",
+                            "current_period_start": now - timedelta(days=3),
+                            "current_period_end": now + timedelta(days=27),
+                            "cancel_at_period_end": False,
+                            "past_due_since": now - timedelta(days=3),
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for m in members
+                    ],
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         amounts = [79900 + (i % 7) * 1050 for i in range(n)]  # some with centavos
         invoices = (
-            await conn.execute(
-                insert(Invoice).returning(Invoice.id),
-                [
-                    {
-                        "gym_id": gym_id,
-                        "member_id": m,
-                        "subscription_id": s,
-                        "number": f"B-{i + 1:06d}",
-                        "status": "open",
-                        "subtotal_cents": amount - amount * 16 // 116,
-                        "tax_cents": amount * 16 // 116,
-                        "total_cents": amount,
-                        "credit_applied_cents": 0,
-                        "amount_due_cents": amount,
-                        "issued_at": now - timedelta(days=3),
-                        "due_at": now - timedelta(days=3),
-                        "reason": "renewal",
-                        "charge_attempts": 0,
-                    }
-                    for i, (m, s, amount) in enumerate(zip(members, subs, amounts, strict=True))
-                ],
+            (
+                await conn.execute(
+                    insert(Invoice).returning(Invoice.id),
+                    [
+                        {
+                            "gym_id": gym_id,
+                            "member_id": m,
+                            "subscription_id": s,
+                            "number": f"B-{i + 1:06d}",
+                            "status": "open",
+                            "subtotal_cents": amount - amount * 16 // 116,
+                            "tax_cents": amount * 16 // 116,
+                            "total_cents": amount,
+                            "credit_applied_cents": 0,
+                            "amount_due_cents": amount,
+                            "issued_at": now - timedelta(days=3),
+                            # Not yet overdue: the dunning run at start-up leaves them alone.
+                            "due_at": now + timedelta(days=1),
+                            "reason": "renewal",
+                            "charge_attempts": 0,
+                        }
+                        for i, (m, s, amount) in enumerate(zip(members, subs, amounts, strict=True))
+                    ],
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         rows = []
         for m, inv, amount in zip(members, invoices, amounts, strict=True):
             ref = f"gg:{gym_id}:link:{inv}:1"
@@ -252,7 +317,9 @@ async def _seed(url: str, n: int) -> list[tuple[str, int]]:
     return refs
 
 
-def _deliveries(sim: MercadoPagoSimulator, payment_ids: list[str], total: int) -> list[Notification]:
+def _deliveries(
+    sim: MercadoPagoSimulator, payment_ids: list[str], total: int
+) -> list[Notification]:
     originals = [sim.notification_for(pid, "payment.created") for pid in payment_ids]
     extra = total - len(originals)
     rng = random.Random(5)
@@ -304,11 +371,11 @@ async def _send(url: str, deliveries: list[Notification], concurrency: int) -> d
     }
 
 
-async def _wait_processed(url: str, timeout: float) -> float:
+async def _wait_processed(url: str, wait: float) -> float:
     engine = create_async_engine(url, poolclass=NullPool)
     started = time.perf_counter()
     try:
-        while time.perf_counter() - started < timeout:
+        while time.perf_counter() - started < wait:
             async with engine.connect() as conn:
                 left = await conn.scalar(
                     select(func.count())
@@ -353,7 +420,11 @@ async def _books(url: str) -> dict[str, int]:
             "invoices_applied_twice": await n(
                 select(func.count()).select_from(per_invoice).where(per_invoice.c.n > 1)
             ),
-            "receipts": await n(select(func.count()).select_from(OutboxMessage)),
+            "receipts": await n(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.body.like("%Pago recibido%"))
+            ),
             "subscriptions_reactivated": await n(
                 select(func.count())
                 .select_from(Subscription)
@@ -372,48 +443,29 @@ async def main(total: int, concurrency: int, admin: str) -> dict[str, Any]:
     await asyncio.to_thread(migrate.upgrade, url)
     refs = await _seed(url, unique)
 
-    sim = MercadoPagoSimulator(deliver=False)
-    sim_app = FastAPI()
-    sim_app.include_router(sim.router())
-    payment_ids = [
-        str(
-            sim._new_payment(
-                collector=SIM_USER_ID,
-                amount=cents / 100,
-                description="bench",
-                external_reference=ref,
-                payment_type="credit_card",
-                method="visa",
-                status="approved",
-                detail="accredited",
-            )["id"]
-        )
-        for ref, cents in refs
-    ]
+    sim = _seeded_simulator(refs)
+    payment_ids = list(sim.payments)
     deliveries = _deliveries(sim, payment_ids, total)
 
-    with Server(sim_app) as sim_server:
-        settings = Settings(
-            database_url=url,
-            redis_url="",
-            simulate_providers=False,
-            public_base_url="http://127.0.0.1:1",
-            mercadopago_access_token=SIM_ACCESS_TOKEN,
-            mercadopago_webhook_secret=SIM_WEBHOOK_SECRET,
-            mercadopago_api_base_url=sim_server.url,
-            db_pool_size=20,
-            billing_interval_minutes=1440,
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        runtime = build_runtime(settings, sender=NullSender())
-        runtime.payments = build_provider(settings, build_accounts(settings, runtime.sessionmaker))
-        app = build_app(settings, runtime=runtime)
-        with Server(app) as app_server:
-            started = time.perf_counter()
-            sent = await _send(app_server.url, deliveries, concurrency)
-            drained = await _wait_processed(url, timeout=300)
-            end_to_end = time.perf_counter() - started
-        await runtime.close()
+    scratch = Path(tempfile.mkdtemp(prefix="gogym-bench-mp-"))
+    (scratch / "refs.json").write_text(json.dumps(refs))
+    sim_port, app_port = _free_port(), _free_port()
+    sim_url, app_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{app_port}"
+    sim_proc = _spawn(
+        "--serve-sim", str(sim_port), str(scratch / "refs.json"), log=scratch / "sim.log"
+    )
+    app_proc = _spawn("--serve-app", str(app_port), url, sim_url, log=scratch / "app.log")
+    try:
+        await _ready(sim_url + "/ready", sim_proc)
+        await _ready(app_url + "/healthz", app_proc)
+        started = time.perf_counter()
+        sent = await _send(app_url, deliveries, concurrency)
+        drained = await _wait_processed(url, wait=300)
+        end_to_end = time.perf_counter() - started
+    finally:
+        for proc in (app_proc, sim_proc):
+            proc.terminate()
+            proc.wait(timeout=30)
     books = await _books(url)
     report = {
         "notifications": total,
@@ -443,7 +495,17 @@ if __name__ == "__main__":
     parser.add_argument("--notifications", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--admin-url", default=ADMIN)
+    parser.add_argument("--serve-sim", nargs=2, metavar=("PORT", "REFS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve-app", nargs=3, metavar=("PORT", "DB", "SIM"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.serve_sim:
+        serve_simulator(int(args.serve_sim[0]), args.serve_sim[1])
+        raise SystemExit(0)
+    if args.serve_app:
+        serve_app(int(args.serve_app[0]), args.serve_app[1], args.serve_app[2])
+        raise SystemExit(0)
     result = asyncio.run(main(args.notifications, args.concurrency, args.admin_url))
     print(json.dumps(result))
     raise SystemExit(0 if result["ok"] else 1)

@@ -3,6 +3,7 @@ workers (`gogym worker`) and in-process in the embedded mode."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from backend.billing.cycle import run_cycle
@@ -16,7 +17,7 @@ from backend.messaging.service import due_outbox_ids
 from backend.messaging.service import send_outbox_message as send_one
 from backend.payments import tasks as payment_tasks
 from backend.payments.accounts import AccountDirectory
-from backend.payments.notifications import process_notification
+from backend.payments.notifications import PROCESSING_SLOTS, process_notification
 from backend.payments.wiring import build_accounts
 from backend.referrals import rewards as referral_rewards
 from backend.runtime import Runtime
@@ -146,16 +147,22 @@ def payment_accounts(ctx: dict[str, Any]) -> AccountDirectory:
 
 
 async def process_payment_notification(ctx: dict[str, Any], notification_id: int) -> str:
-    """Look a notified payment up at Mercado Pago and apply it (once)."""
+    """Look a notified payment up at Mercado Pago and apply it (once). At most
+    PROCESSING_SLOTS run at once per process, so a burst of webhooks cannot take every
+    database connection from the webhook itself (arq bounds this with max_jobs too)."""
     rt: Runtime = ctx["runtime"]
-    return await process_notification(
-        rt.sessionmaker,
-        rt.payments,
-        payment_accounts(ctx),
-        notification_id,
-        utcnow(),
-        rt.settings.whatsapp_templates,
+    slots: asyncio.Semaphore = ctx.setdefault(
+        "payment_slots", asyncio.Semaphore(PROCESSING_SLOTS)
     )
+    async with slots:
+        return await process_notification(
+            rt.sessionmaker,
+            rt.payments,
+            payment_accounts(ctx),
+            notification_id,
+            utcnow(),
+            rt.settings.whatsapp_templates,
+        )
 
 
 async def sweep_payment_notifications(ctx: dict[str, Any]) -> int:

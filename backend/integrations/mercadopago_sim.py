@@ -120,9 +120,10 @@ class MercadoPagoSimulator:
         return payment
 
     def notification_for(
-        self, payment_id: str, action: str = "payment.updated", ts: int | None = None
+        self, payment_id: str | int, action: str = "payment.updated", ts: int | None = None
     ) -> Notification:
         """A correctly signed notification for a payment (not sent)."""
+        payment_id = str(payment_id)
         payment = self.payments[payment_id]
         user_id = str(payment["collector_id"])
         secret = next(s for u, s in self.accounts.values() if u == user_id)
@@ -145,7 +146,7 @@ class MercadoPagoSimulator:
         }
         return Notification({"data.id": payment_id, "type": "payment"}, headers, body)
 
-    def notify(self, payment_id: str, action: str = "payment.updated") -> Notification:
+    def notify(self, payment_id: str | int, action: str = "payment.updated") -> Notification:
         note = self.notification_for(payment_id, action)
         self.notifications.append(note)
         if self.deliver and self.notification_url:

@@ -16,10 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request, Response, UploadFile
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from lxml import etree
 from satcfdi.cfdi import CFDI
+from starlette.datastructures import UploadFile
 
 from backend.cfdi.stamper import PacRejected, Stamp
 from backend.integrations.pac_sim import add_timbre

@@ -40,6 +40,9 @@ from backend.payments.provider import (
 log = logging.getLogger(__name__)
 
 PENDING = frozenset({"pending", "in_process", "authorized", "in_mediation"})
+# How far along a payment is: a lookup answering an earlier stage than we recorded is
+# stale (two deliveries looked it up at different moments) and is not applied backwards.
+STAGE = {"approved": 1, "rejected": 1, "cancelled": 1, "refunded": 2, "charged_back": 2}
 GymCheck = Callable[[int], Awaitable[bool]]
 
 
@@ -146,6 +149,9 @@ async def apply_provider_payment(
         return Outcome("rejected", "payment of another gym")
 
     row, old_status = await _payment_row(session, provider.name, found, target, now)
+    if old_status is not None and STAGE.get(found.status, 0) < STAGE.get(old_status, 0):
+        row.status = old_status  # keep what a fresher lookup recorded
+        return Outcome("noted", f"stale lookup ({found.status} after {old_status})", target.gym_id)
     gym = await session.get(Gym, target.gym_id)
     member = await session.get(Member, target.member_id)
     assert gym is not None and member is not None

@@ -22,6 +22,8 @@ from backend.payments.provider import PaymentProvider, ProviderUnavailable
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "process_payment_notification"
+# Notifications processed at once per process (each holds a database connection).
+PROCESSING_SLOTS = 8
 # Notifications still unprocessed after this long are picked up by the sweep.
 SWEEP_AFTER = timedelta(minutes=1)
 
@@ -83,10 +85,25 @@ async def process_notification(
     now: datetime,
     templates: dict[str, str] | None = None,
 ) -> str:
-    """Look the notified payment up and apply it; one transaction. Safe to run twice (a
-    processed notification is skipped) and concurrently with other deliveries of the
-    same payment (see backend.payments.apply). A provider outage leaves it `received`
-    and raises, for the job's retry or the sweep."""
+    """Look the notified payment up and apply it in one transaction. Safe to run twice (a
+    processed notification is skipped) and concurrently with other deliveries of the same
+    payment (see backend.payments.apply). The provider is asked before the transaction
+    starts, so no connection or row lock is held across the network call. A provider
+    outage leaves the notification `received` and raises, for the job's retry or the sweep."""
+    async with sessionmaker() as session:
+        note = await session.get(PaymentNotification, notification_id)
+        if note is None or note.status != "received":
+            return "skipped"
+        topic, data_id, account_id = note.topic, note.data_id, note.account
+    account = await accounts.for_user(account_id or None)
+    found = None
+    if topic == "payment" and account is not None:
+        try:
+            found = await provider.get_payment(account.gym_id, data_id)
+        except ProviderUnavailable:
+            log.warning("payment %s: provider unavailable; will retry", data_id)
+            raise
+
     async with transaction(sessionmaker) as session:
         query = select(PaymentNotification).where(PaymentNotification.id == notification_id)
         if session.get_bind().dialect.name == "postgresql":
@@ -94,22 +111,16 @@ async def process_notification(
         note = await session.scalar(query)
         if note is None or note.status != "received":
             return "skipped"
-        if note.topic != "payment":
-            note.status, note.processed_at = "ignored", now
-            note.detail = f"topic {note.topic} not handled"
+        note.processed_at = now
+        if topic != "payment":
+            note.status, note.detail = "ignored", f"topic {topic} not handled"[:200]
             return note.status
-        account = await accounts.for_user(note.account or None)
         if account is None:
-            note.status, note.detail, note.processed_at = "rejected", "no account", now
+            note.status, note.detail = "rejected", "no account"
             return note.status
-        try:
-            found = await provider.get_payment(account.gym_id, note.data_id)
-        except ProviderUnavailable:
-            log.warning("payment %s: provider unavailable; will retry", note.data_id)
-            raise
         if found is None:
-            log.warning("notification %s: payment %s unknown at provider", note.id, note.data_id)
-            note.status, note.detail, note.processed_at = "rejected", "unknown payment", now
+            log.warning("notification %s: payment %s unknown at provider", note.id, data_id)
+            note.status, note.detail = "rejected", "unknown payment"
             return note.status
 
         async def serves(gym_id: int) -> bool:
@@ -124,7 +135,7 @@ async def process_notification(
             serves_gym=serves,
             templates=templates,
         )
-        note.status, note.detail, note.processed_at = outcome.status, outcome.detail[:200], now
+        note.status, note.detail = outcome.status, outcome.detail[:200]
         note.gym_id = note.gym_id or outcome.gym_id
         return note.status
 

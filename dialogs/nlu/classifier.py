@@ -69,7 +69,12 @@ def build_pipeline() -> Pipeline:
             ),
         ]
     )
-    return Pipeline([("features", features), ("clf", LogisticRegression(C=20, max_iter=3000))])
+    # Weak regularization and balanced class weights: the same cross-validated F1 as C=20,
+    # but in-scope messages phrased unlike the data keep enough confidence to clear the
+    # fallback threshold instead of losing mass to out_of_scope, the largest class
+    # (measured on two held-out sets; off-topic messages still fall back).
+    clf = LogisticRegression(C=80, class_weight="balanced", max_iter=5000)
+    return Pipeline([("features", features), ("clf", clf)])
 
 
 def _versions() -> dict[str, str]:

@@ -3,6 +3,10 @@
 Every example is predicted by a model that never saw it; figures are given overall and
 per language (each example's language is its block's `metadata.language`, Spanish by
 default). The worst errors are the wrong answers given with the most confidence.
+
+The primary figures are the plain classifier's (argmax). A second line reports what the
+product would answer for the same held-out folds: the check-in rule first, then
+`out_of_scope` whenever the top probability is under the confidence threshold.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from dialogs.nlu.classifier import build_pipeline
+from dialogs.nlu.classifier import FALLBACK_INTENT, build_pipeline
 from dialogs.nlu.data import load_training_data
+from dialogs.nlu.entities import CHECKIN_TEXT
 from dialogs.nlu.normalize import normalize
 
 
@@ -41,6 +46,12 @@ class EvaluationReport:
     support_by_language: dict[str, int] = field(default_factory=dict)
     accuracy: float = 0.0
     confusion: list[list[int]] = field(default_factory=list)
+    # The system's decision (rule + threshold fallback), not the classifier's argmax.
+    threshold: float | None = None
+    decision_accuracy: float = 0.0
+    decision_macro_f1: float = 0.0
+    decision_macro_f1_by_language: dict[str, float] = field(default_factory=dict)
+    fallbacks: int = 0  # examples sent to out_of_scope by the threshold
 
     @property
     def min_macro_f1(self) -> float:
@@ -58,6 +69,16 @@ class EvaluationReport:
         for language, value in sorted(self.macro_f1_by_language.items()):
             n = self.support_by_language.get(language, 0)
             lines.append(f"macro-F1 [{language}]: {value:.4f} (n={n})")
+        if self.threshold is not None:
+            by_language = ", ".join(
+                f"{lang} {value:.4f}"
+                for lang, value in sorted(self.decision_macro_f1_by_language.items())
+            )
+            lines.append(
+                f"system decision (check-in rule, out_of_scope under {self.threshold:.2f}): "
+                f"accuracy {self.decision_accuracy:.4f}, macro-F1 {self.decision_macro_f1:.4f}"
+                f" ({by_language}); {self.fallbacks} fell back"
+            )
         if self.errors:
             lines.append(f"worst errors ({min(worst, len(self.errors))} of {len(self.errors)}):")
             lines += [
@@ -67,7 +88,34 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def cross_validate(data_dir: Path, folds: int = 5, seed: int = 13) -> EvaluationReport:
+def _macro_f1_by_language(
+    labels: list[str], predicted: list[str], languages: list[str]
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for language in sorted(set(languages)):
+        idx = [i for i, lang in enumerate(languages) if lang == language]
+        present = sorted({labels[i] for i in idx})
+        out[language] = float(
+            f1_score(
+                [labels[i] for i in idx],
+                [predicted[i] for i in idx],
+                labels=present,
+                average="macro",
+                zero_division=0,
+            )
+        )
+    return out
+
+
+def cross_validate(
+    data_dir: Path, folds: int = 5, seed: int = 13, threshold: float | None = None
+) -> EvaluationReport:
+    """`threshold`: the product's confidence threshold for the decision line; by default
+    `NLU_CONFIDENCE_THRESHOLD` from the settings."""
+    if threshold is None:
+        from backend.settings import get_settings
+
+        threshold = get_settings().nlu_confidence_threshold
     data = load_training_data(data_dir)
     texts = [normalize(e.text) for e in data.examples]
     labels = [e.intent for e in data.examples]
@@ -85,21 +133,14 @@ def cross_validate(data_dir: Path, folds: int = 5, seed: int = 13) -> Evaluation
             predicted[i], confidence[i] = str(classes[best]), float(row[best])
     names = sorted(set(labels))
     p, r, f, n = precision_recall_fscore_support(labels, predicted, labels=names, zero_division=0)
-    by_language: dict[str, float] = {}
-    support: dict[str, int] = {}
-    for language in sorted(set(languages)):
-        idx = [i for i, lang in enumerate(languages) if lang == language]
-        present = sorted({labels[i] for i in idx})
-        by_language[language] = float(
-            f1_score(
-                [labels[i] for i in idx],
-                [predicted[i] for i in idx],
-                labels=present,
-                average="macro",
-                zero_division=0,
-            )
-        )
-        support[language] = len(idx)
+    by_language = _macro_f1_by_language(labels, predicted, languages)
+    support = {lang: languages.count(lang) for lang in sorted(set(languages))}
+    decided = [
+        "check_in"
+        if CHECKIN_TEXT.search(e.text)
+        else (FALLBACK_INTENT if confidence[i] < threshold else predicted[i])
+        for i, e in enumerate(data.examples)
+    ]
     errors = sorted(
         (
             EvaluationError(
@@ -123,6 +164,13 @@ def cross_validate(data_dir: Path, folds: int = 5, seed: int = 13) -> Evaluation
         support_by_language=support,
         accuracy=float(np.mean([a == b for a, b in zip(labels, predicted, strict=True)])),
         confusion=matrix.tolist(),
+        threshold=threshold,
+        decision_accuracy=float(np.mean([a == b for a, b in zip(labels, decided, strict=True)])),
+        decision_macro_f1=float(
+            f1_score(labels, decided, labels=names, average="macro", zero_division=0)
+        ),
+        decision_macro_f1_by_language=_macro_f1_by_language(labels, decided, languages),
+        fallbacks=sum(d == FALLBACK_INTENT != p for d, p in zip(decided, predicted, strict=True)),
     )
 
 
