@@ -165,7 +165,12 @@ async def ask_code(turn: Turn) -> str:
     raw = code_in(turn)
     if raw is not None:
         return await redeem_and_continue(turn, raw)
-    if turn.intent not in ("out_of_scope", *REFERRAL_INTENTS):
+    if turn.intent == "deny":  # "no lo tengo", "ya no": no maze, no code needed
+        turn.say("referral_no_code_ok")
+        return END
+    # While a code is expected, an answer without one ("no me acuerdo bien") is re-asked;
+    # only a clearly different request leaves the flow.
+    if turn.intent not in ("out_of_scope", "affirm", *REFERRAL_INTENTS):
         return PASS
     tries = turn.slots.get("tries", 0) + 1
     if tries >= MAX_TRIES:

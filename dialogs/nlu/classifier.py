@@ -32,7 +32,7 @@ FALLBACK_INTENT = "out_of_scope"
 # What a member means is in the first lines; longer text is not read (and not slower).
 MAX_PARSE_CHARS = 1000
 # Bumped when normalization or features change: an artifact is only valid with its code.
-ARTIFACT_VERSION = 3
+ARTIFACT_VERSION = 4
 DEFAULT_TIMEZONE = "America/Mexico_City"
 
 

@@ -212,7 +212,8 @@ async def test_bad_codes_get_a_friendly_answer_and_attribute_nothing(
     await friend.say("Paco")
     assert "No encontré el código *BETO-2345*" in await friend.say("me pasaron el código BETO-2345")
     assert "¿Cuál es el código" in await friend.say("tengo un código de un amigo")
-    assert "No vi un código" in await friend.say("no me acuerdo bien")
+    assert "No vi un código" in await friend.say("es de mi primo jaja")
+    assert "sin problema" in await friend.say("no, ya no lo tengo")
     assert await session.scalar(select(Referral.id)) is None
 
     # Expired code.
