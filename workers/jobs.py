@@ -151,9 +151,7 @@ async def process_payment_notification(ctx: dict[str, Any], notification_id: int
     PROCESSING_SLOTS run at once per process, so a burst of webhooks cannot take every
     database connection from the webhook itself (arq bounds this with max_jobs too)."""
     rt: Runtime = ctx["runtime"]
-    slots: asyncio.Semaphore = ctx.setdefault(
-        "payment_slots", asyncio.Semaphore(PROCESSING_SLOTS)
-    )
+    slots: asyncio.Semaphore = ctx.setdefault("payment_slots", asyncio.Semaphore(PROCESSING_SLOTS))
     async with slots:
         return await process_notification(
             rt.sessionmaker,

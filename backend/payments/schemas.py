@@ -107,4 +107,3 @@ class PaymentAccountOut(BaseModel):
     user_id: str
     public_key: str
     updated_at: datetime
-

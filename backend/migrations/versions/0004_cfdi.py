@@ -1,7 +1,7 @@
 """cfdi: gym fiscal profiles, member fiscal data, CFDI documents and factura global items
 
 Revision ID: 0004_cfdi
-Revises: 0003_classes
+Revises: 0004_referrals
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import backend.types
 
 revision: str = "0004_cfdi"
-down_revision: str | None = "0003_classes"
+down_revision: str | None = "0004_referrals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

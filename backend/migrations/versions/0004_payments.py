@@ -2,7 +2,7 @@
 gyms' own Mercado Pago accounts, and refund/hold columns on payments
 
 Revision ID: 0004_payments
-Revises: 0003_classes
+Revises: 0004_cfdi
 Create Date: 2026-11-24 02:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import backend.types
 
 revision: str = "0004_payments"
-down_revision: str | None = "0003_classes"
+down_revision: str | None = "0004_cfdi"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

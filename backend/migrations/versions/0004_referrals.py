@@ -1,7 +1,7 @@
 """referrals: programs, personal codes, referrals, rewards and premium feature grants
 
 Revision ID: 0004_referrals
-Revises: 0003_classes
+Revises: 0004_selfservice
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import backend.types
 
 revision: str = "0004_referrals"
-down_revision: str | None = "0003_classes"
+down_revision: str | None = "0004_selfservice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
