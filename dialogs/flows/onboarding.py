@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from backend.billing.service import TrialAlreadyUsed, grant_trial_pass, has_any_subscription
+from backend.billing.service import has_any_subscription
 from backend.members.service import audit
 from dialogs.flows.common import plan_lines
 from dialogs.flows.referrals import welcome_with_referral
+from dialogs.flows.trial import offer_trial
 from dialogs.turn import END, PASS, Flow, Turn
 
 _NAME_PREFIX = re.compile(
@@ -66,26 +67,6 @@ async def ask_name(turn: Turn) -> str:
     )
     turn.say("plans_offer", name=name.split(" ")[0], plans=await plan_lines(turn))
     turn.slots.pop("tries", None)
-    return "offer_trial"
-
-
-async def offer_trial(turn: Turn) -> str:
-    if turn.intent == "affirm":
-        try:
-            await grant_trial_pass(turn.session, turn.gym, turn.member, turn.now)
-        except TrialAlreadyUsed:
-            turn.say("trial_used")
-            return END
-        names = [f"• {loc.name}: {loc.address}" for loc in turn.locations]
-        turn.say("trial_granted", locations="\n".join(names))
-        return END
-    if turn.intent == "deny":
-        turn.say("trial_declined")
-        return END
-    if turn.intent != "out_of_scope" or turn.slots.get("tries"):
-        return PASS
-    turn.slots["tries"] = 1
-    turn.say("offer_trial_again")
     return "offer_trial"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from backend.billing.service import TrialAlreadyUsed, grant_trial_pass, has_any_subscription
+from backend.billing.service import has_any_subscription
 from backend.format import day, money
 from backend.gyms.service import local_now
 from backend.referrals import codes, messages, programs
@@ -14,6 +14,7 @@ from backend.referrals import service as referrals
 from backend.referrals.models import Referral, ReferralProgram
 from backend.referrals.service import NoProgram, NotEligible, Redemption
 from dialogs.flows.common import plan_lines
+from dialogs.flows.trial import offer_trial
 from dialogs.turn import END, PASS, Flow, Turn
 
 REFERRAL_INTENTS = frozenset({"referral_code", "referral_redeem"})
@@ -179,23 +180,6 @@ async def ask_code(turn: Turn) -> str:
     turn.slots["tries"] = tries
     turn.say("referral_ask_code_again")
     return "ask_code"
-
-
-async def offer_trial(turn: Turn) -> str:
-    """After a prospect's code: the same one-day trial pass onboarding offers."""
-    if turn.intent == "affirm":
-        try:
-            await grant_trial_pass(turn.session, turn.gym, turn.member, turn.now)
-        except TrialAlreadyUsed:
-            turn.say("trial_used")
-            return END
-        names = [f"• {loc.name}: {loc.address}" for loc in turn.locations]
-        turn.say("trial_granted", locations="\n".join(names))
-        return END
-    if turn.intent == "deny":
-        turn.say("trial_declined")
-        return END
-    return PASS
 
 
 REFERRAL_CODE = Flow("referral_code", my_code, {"offer_trial": offer_trial})
