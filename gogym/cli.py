@@ -65,7 +65,7 @@ def worker() -> None:
 
 
 @app.command()
-def migrate(revision: str = "heads", downgrade: bool = False) -> None:
+def migrate(revision: str = "head", downgrade: bool = False) -> None:
     """Apply (or roll back) the database migrations."""
     if downgrade:
         migrations.downgrade(revision=revision if revision not in ("head", "heads") else "base")

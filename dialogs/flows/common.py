@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 from backend.billing.service import covered_location_ids
-from backend.gyms.service import local_now, public_plans
+from backend.gyms.service import public_plans
 from dialogs import format as fmt
 from dialogs.turn import END, Flow, Turn
 
 # Intents whose capability arrives in a later release: answered honestly, never guessed.
-NOT_YET_INTENTS = frozenset(
-    {
-        "ask_balance",
-        "pay",
-        "request_invoice",
-        "referral_code",
-        "referral_redeem",
-        "body_scan",
-        "my_progress",
-        "change_plan",
-        "cancel_membership",
-        "freeze_membership",
-        "opt_out",
-        "human_handoff",
-        "privacy_request",
-    }
-)
+NOT_YET_INTENTS = frozenset({"body_scan"})
 CLARIFY_MIN = 0.15
 
 
@@ -104,26 +88,6 @@ async def plan_info(turn: Turn) -> str:
     return END
 
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-async def gym_info(turn: Turn) -> str:
-    today = _WEEKDAYS[local_now(turn.gym, turn.now).weekday()]
-    blocks = []
-    for loc in turn.locations:
-        span = (loc.hours or {}).get(today)
-        hours = f"{span[0]}–{span[1]}" if span else turn.text("closed_today")
-        blocks.append(
-            turn.text(
-                "location_line",
-                name=loc.name,
-                address=loc.address,
-                hours=hours,
-                map=f"https://maps.google.com/?q={loc.latitude},{loc.longitude}",
-            )
-        )
-    turn.say("gym_info", gym=turn.gym.name, locations="\n".join(blocks))
-    return END
 
 
 GREET = Flow("greet", greet)
@@ -135,4 +99,3 @@ DENY = reply_flow("deny", "deny_no_context")
 NOT_YET = Flow("not_yet", not_yet)
 FALLBACK = Flow("fallback", fallback)
 PLAN_INFO = Flow("plan_info", plan_info)
-GYM_INFO = Flow("gym_info", gym_info)

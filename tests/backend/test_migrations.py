@@ -23,8 +23,7 @@ from backend.members.partitions import ensure_partitions
 from backend.models import Base
 
 MODEL_TABLES = set(Base.metadata.tables)
-HEADS = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
-HEAD = HEADS[0] if len(HEADS) == 1 else None  # parallel branches need a merge revision
+HEAD = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
 # Monthly partitions the migration and the cron create, plus the catch-all one.
 PARTITION_NAME = re.compile(r"member_events_(\d{4}_\d{2}|default)")
 

@@ -1,6 +1,6 @@
 """billing core
 
-Revision ID: 0003_billing
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24 00:37:25.659888
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 import backend.types
 
-revision: str = "0003_billing"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

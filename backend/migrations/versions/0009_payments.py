@@ -1,8 +1,8 @@
 """payments: payment requests (links, OXXO, SPEI), provider notifications, staff alerts,
 gyms' own Mercado Pago accounts, and refund/hold columns on payments
 
-Revision ID: 0004_payments
-Revises: 0004_cfdi
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-24 02:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import backend.types
 
-revision: str = "0004_payments"
-down_revision: str | None = "0004_cfdi"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """classes: class types, weekly schedules, sessions, bookings and class settings
 
-Revision ID: 0003_classes
-Revises: 0003_auth
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-24 00:40:12.838597
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import backend.types
 
-revision: str = "0003_classes"
-down_revision: str | None = "0003_auth"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

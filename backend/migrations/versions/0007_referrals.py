@@ -1,7 +1,7 @@
 """referrals: programs, personal codes, referrals, rewards and premium feature grants
 
-Revision ID: 0004_referrals
-Revises: 0004_selfservice
+Revision ID: 0007
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 import backend.types
 
-revision: str = "0004_referrals"
-down_revision: str | None = "0004_selfservice"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

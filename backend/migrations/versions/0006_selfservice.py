@@ -1,8 +1,8 @@
 """selfservice: gym holidays and settings (amenities, retention offers, privacy notice),
 handoff tickets, privacy (ARCO) requests, and media on outbox messages
 
-Revision ID: 0004_selfservice
-Revises: 0003_classes
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-24 01:00:12.101995
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import backend.types
 
-revision: str = "0004_selfservice"
-down_revision: str | None = "0003_classes"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """REST API auth: refresh tokens, API keys, the front_desk role renamed staff
 
-Revision ID: 0003_auth
-Revises: 0003_billing
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-24 01:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 import backend.types
 
 
-revision: str = "0003_auth"
-down_revision: str | None = "0003_billing"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

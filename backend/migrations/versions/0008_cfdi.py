@@ -1,7 +1,7 @@
 """cfdi: gym fiscal profiles, member fiscal data, CFDI documents and factura global items
 
-Revision ID: 0004_cfdi
-Revises: 0004_referrals
+Revision ID: 0008
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import backend.types
 
-revision: str = "0004_cfdi"
-down_revision: str | None = "0004_referrals"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
