@@ -1,4 +1,9 @@
 FROM python:3.11-slim
+# WeasyPrint (CFDI PDFs through satcfdi) needs Pango and a font at run time.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz0b fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend backend
