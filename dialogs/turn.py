@@ -49,6 +49,14 @@ class Turn:
     def intent(self) -> str:
         return self.nlu.intent
 
+    def changed_subject(self, *staying: str) -> bool:
+        """The member confidently asked for something else (not yes/no, not unclear, not one
+        of the flow's own intents): the flow should let the new request through."""
+        return (
+            self.intent not in {"affirm", "deny", "out_of_scope", "thanks", *staying}
+            and self.nlu.confidence >= self.settings.nlu_confidence_threshold
+        )
+
 
 Handler = Callable[[Turn], Awaitable[str]]
 

@@ -59,21 +59,22 @@ async def _poll_outbox(jobs: InProcessJobs, every: float) -> None:
             log.exception("outbox sweep failed")
 
 
-# Embedded mode's stand-in for the crons in workers/settings.py.
+# Embedded mode's stand-in for the crons in workers/settings.py: (jobs, every seconds).
 CLASS_JOBS = ("materialize_class_sessions", "send_class_reminders", "record_class_no_shows")
-CLASS_JOBS_EVERY = 60.0
-BILLING_JOBS = ("run_billing_cycle",)
-CFDI_JOBS = ("sweep_cfdi", "issue_global_cfdis")
-CFDI_JOBS_EVERY = 300.0
 REFERRAL_JOBS = ("referral_sweep", "expire_referrals")
-PAYMENT_SWEEP_JOBS = ("sweep_payment_notifications",)
-PAYMENT_SWEEP_EVERY = 60.0
-RECONCILE_JOBS = ("reconcile_payments",)
-RECONCILE_EVERY = 24 * 3600.0
+PERIODIC_JOBS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (CLASS_JOBS + REFERRAL_JOBS, 60.0),
+    (("sweep_payment_notifications",), 60.0),
+    (("sweep_cfdi", "issue_global_cfdis"), 300.0),
+    (("reconcile_payments",), 24 * 3600.0),
+)
+# Let the server start listening first: some jobs call the built-in simulators over HTTP.
+PERIODIC_FIRST_DELAY = 3.0
 
 
 async def _run_periodic(jobs: InProcessJobs, names: tuple[str, ...], every: float) -> None:
-    """Embedded mode: run these jobs now and then every `every` seconds."""
+    """Embedded mode: run these jobs once the server is up, then every `every` seconds."""
+    await asyncio.sleep(PERIODIC_FIRST_DELAY)
     while True:
         for name in names:
             try:
@@ -107,11 +108,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         payment_accounts = build_accounts(settings, rt.sessionmaker)
         if runtime is None:  # a caller-given runtime (tests) keeps its own provider
             rt.payments = build_provider(settings, payment_accounts)
-        payment_tasks: list[asyncio.Task[Any]] = []
-        poller: asyncio.Task[Any] | None = None
-        class_jobs: asyncio.Task[Any] | None = None
-        billing: asyncio.Task[Any] | None = None
-        cfdi: asyncio.Task[Any] | None = None
+        background: list[asyncio.Task[Any]] = []
         pool = None
         if rt.jobs is None and settings.uses_arq:
             pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
@@ -120,17 +117,13 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             jobs = InProcessJobs(FUNCTIONS, {"runtime": rt, "payment_accounts": payment_accounts})
             rt.use_jobs(jobs)
             await ensure_event_partitions(jobs.ctx)
-            poller = asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds))
-            class_jobs = asyncio.create_task(
-                _run_periodic(jobs, CLASS_JOBS + REFERRAL_JOBS, CLASS_JOBS_EVERY)
+            schedule = (
+                *PERIODIC_JOBS,
+                (("run_billing_cycle",), settings.billing_interval_minutes * 60.0),
             )
-            billing = asyncio.create_task(
-                _run_periodic(jobs, BILLING_JOBS, settings.billing_interval_minutes * 60.0)
-            )
-            cfdi = asyncio.create_task(_run_periodic(jobs, CFDI_JOBS, CFDI_JOBS_EVERY))
-            payment_tasks += [
-                asyncio.create_task(_run_periodic(jobs, PAYMENT_SWEEP_JOBS, PAYMENT_SWEEP_EVERY)),
-                asyncio.create_task(_run_periodic(jobs, RECONCILE_JOBS, RECONCILE_EVERY)),
+            background.append(asyncio.create_task(_poll_outbox(jobs, settings.outbox_poll_seconds)))
+            background += [
+                asyncio.create_task(_run_periodic(jobs, names, every)) for names, every in schedule
             ]
         nlu = await asyncio.to_thread(load_nlu, settings)
         app.state.settings = settings
@@ -152,11 +145,10 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
             yield
         finally:
             await app.state.rate_limiter.close()
-            for task in (poller, class_jobs, billing, cfdi, *payment_tasks):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if isinstance(rt.jobs, InProcessJobs):
                 await rt.jobs.drain()
             if pool is not None:

@@ -693,7 +693,10 @@ def _is_no(turn: Turn) -> bool:
 
 
 async def _retry(turn: Turn, key: str, **values: object) -> str:
-    """Ask once more; the second miss ends the flow with a way out."""
+    """Ask once more; the second miss ends the flow with a way out. A different request
+    ("mi código" while picking a class) leaves the flow and is answered."""
+    if turn.changed_subject("book_class", "class_schedule", "cancel_membership"):
+        return PASS
     tries = int(turn.slots.get("tries", 0)) + 1
     if tries > 1:
         turn.say("class_give_up")

@@ -88,8 +88,6 @@ async def plan_info(turn: Turn) -> str:
     return END
 
 
-
-
 GREET = Flow("greet", greet)
 HELP = reply_flow("help", "help")
 THANKS = reply_flow("thanks", "thanks")

@@ -437,9 +437,15 @@ async def _propose_freeze(turn: Turn, sub: Subscription, days: int) -> str:
         days=days,
         next=_date(turn, sub.current_period_end + timedelta(days=days)),
         fee=fee,
-        left=allowance.left - 1,
+        left=_freezes_left(turn, allowance.left - 1),
     )
     return "freeze_confirm"
+
+
+def _freezes_left(turn: Turn, n: int) -> str:
+    if n <= 0:
+        return turn.text("freezes_left_none")
+    return turn.text("freezes_left_one") if n == 1 else turn.text("freezes_left_many", n=n)
 
 
 async def freeze_days(turn: Turn) -> str:

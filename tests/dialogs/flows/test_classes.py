@@ -125,6 +125,16 @@ async def test_saying_no_books_nothing_and_nonsense_gets_a_way_out(
     assert await bookings(session) == {}
 
 
+async def test_another_request_mid_booking_is_answered_not_re_asked(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    await class_gym(session)
+    assert "¿Te aparto lugar" in await wa.say("resérvame spinning mañana a las 7")
+    reply = await wa.say("qué horario tienen el sábado?")
+    assert "¿Sí o no?" not in reply and "GoGym" in reply
+    assert await bookings(session) == {}
+
+
 async def test_full_class_waitlist_then_promotion_when_someone_cancels(
     wa: WhatsApp, session: AsyncSession
 ) -> None:

@@ -198,7 +198,7 @@ async def test_freeze_a_month_for_a_trip(wa: WhatsApp, session: AsyncSession) ->
     g = await self_gym(session)
     reply = await wa.say("me voy de viaje un mes")
     assert "Congelo tu membresía *Premium*" in reply and "¿Confirmo?" in reply
-    assert "Te quedarían 1 congelamientos" in reply
+    assert "Te quedaría 1 congelamiento este año" in reply
     await session.refresh(g.sub)
     assert g.sub.status == "active"
     reply = await wa.say("sí")
