@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import Invoice, Subscription
+from backend.cfdi.models import MemberFiscalProfile
 from backend.payments.models import Payment, PaymentMethod
 from backend.referrals.models import Referral, ReferralCode
 
@@ -22,9 +23,13 @@ VELOCITY_WINDOW = timedelta(hours=24)
 
 
 async def member_fiscal_rfc(session: AsyncSession, gym_id: int, member_id: int) -> str | None:
-    """The member's fiscal RFC, once the CFDI issue stores one. Until then there is no RFC
-    on file for anybody, so the RFC rule never fires (it is wired, not faked)."""
-    return None
+    """The RFC the member gave for their CFDIs, if any."""
+    rfc: str | None = await session.scalar(
+        select(MemberFiscalProfile.rfc).where(
+            MemberFiscalProfile.gym_id == gym_id, MemberFiscalProfile.member_id == member_id
+        )
+    )
+    return rfc
 
 
 async def last_paid_at(session: AsyncSession, gym_id: int, member_id: int) -> datetime | None:

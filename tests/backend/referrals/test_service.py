@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.billing import credits
 from backend.billing.invoices import lock_invoice, settle
 from backend.billing.models import Subscription
+from backend.cfdi.models import MemberFiscalProfile
 from backend.db import transaction
 from backend.payments.models import PaymentMethod
 from backend.referrals import codes, rewards, service
@@ -221,6 +222,29 @@ async def test_same_card_holds_conversion_and_reject_takes_back_credit(
     assert referral.status == "rejected" and pending.status == "rejected"
     await rewards.sweep(session, ref.now)
     assert await credits.balance(session, ref.gym.id, ref.ana.id) == 0
+
+
+async def test_same_fiscal_rfc_holds_conversion(session: AsyncSession, ref: Ref) -> None:
+    sofia = await friend(session, ref)
+    await service.redeem(session, ref.gym, sofia, ref.code.code, ref.now, actor="t")
+    for member in (ref.ana, sofia):
+        session.add(
+            MemberFiscalProfile(
+                gym_id=ref.gym.id,
+                member_id=member.id,
+                rfc="XIQB891116QE4",
+                legal_name="ANA LOPEZ PEREZ",
+                regimen="612",
+                postal_code="06600",
+                uso_cfdi="G03",
+            )
+        )
+    await session.flush()
+    await signs_up_and_pays(session, ref, sofia, ref.basico)
+    assert await rewards.process_member(session, sofia.id, ref.now) == "converted"
+    referral = await session.scalar(select(Referral))
+    assert referral is not None and referral.review_status == "pending"
+    assert referral.flags == ["same_rfc"]
 
 
 async def test_high_value_reward_waits_for_approval(session: AsyncSession, ref: Ref) -> None:

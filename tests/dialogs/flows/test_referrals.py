@@ -28,6 +28,7 @@ from tests.factories import (
     make_subscription,
     standard_gym,
 )
+from tests.mercadopago import MercadoPago
 from tests.whatsapp import WhatsApp
 
 FRIEND = "whatsapp:+5215511112222"
@@ -268,3 +269,38 @@ async def test_member_without_active_plan_or_program(wa: WhatsApp, session: Asyn
     await make_referral_program(session, gym)
     await session.commit()
     assert "membresía activa" in await wa.say("quiero invitar a un amigo")
+
+
+async def test_friend_pays_through_mercado_pago_and_the_referrer_is_rewarded(
+    mp_wa: WhatsApp, mp: MercadoPago, session: AsyncSession
+) -> None:
+    """The whole loop on the production path: code → prefilled first message → card link →
+    signed Mercado Pago notification → invoice settled → `referral_check` → both rewarded."""
+    gym, ana, premium = await referral_gym(session)
+    code, prefill = await get_code(mp_wa)
+    friend = friend_of(mp_wa)
+    assert f"Registré el código *{code}*" in await friend.say(prefill)
+    await friend.say("me llamo Sofía Ruiz")
+    await friend.say("no")
+    sofia = await session.scalar(select(Member).where(Member.phone == FRIEND_E164))
+    assert sofia is not None
+    await subscriptions.start(
+        session, gym=gym, member=sofia, plan=premium, actor="staff:1", now=utcnow()
+    )
+    await session.commit()
+
+    await friend.say("quiero pagar")
+    reply = await friend.say("1")
+    link = re.search(r"/checkout/(\S+)", reply)
+    assert link and "$549" in reply, reply  # $799 less the $249.50 welcome credit
+    payment = mp.sim.card_payment_for(link.group(1))
+    assert await mp.settle(payment["id"]) == ["applied"]
+    # The same payment notified again is only noted: nothing is applied twice.
+    assert await mp.settle(payment["id"]) == ["noted"]
+
+    checks = [args for name, args, _ in mp.jobs.enqueued if name == "referral_check"]
+    assert checks == [(sofia.id,)]  # enqueued once, by `settle`
+    assert await rewards.process_member(session, sofia.id, utcnow()) == "rewarded"
+    await session.commit()
+    assert await credits.balance(session, gym.id, ana.id) == 20000
+    assert any("Sofía ya se inscribió" in m for m in await outbox_to(session, ana))
