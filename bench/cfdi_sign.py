@@ -16,7 +16,7 @@ from pathlib import Path
 
 from backend.cfdi import document as doc
 
-CSD = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sat_csd"
+CSD = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sat_csd"
 
 
 def main() -> None:

@@ -323,7 +323,7 @@ async def make_referral_program(session: AsyncSession, gym: Gym, **kw: object) -
 
 # --- CFDI (issue 6) ------------------------------------------------------------------------
 
-SAT_CSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sat_csd"
+SAT_CSD_DIR = Path(__file__).resolve().parent / "fixtures" / "sat_csd"
 SAT_CSD_RFC = "EKU9003173C9"
 
 
