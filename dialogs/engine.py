@@ -49,7 +49,11 @@ from dialogs.turn import END, PASS, Flow, Turn
 # Words that always leave the current flow and show the menu. ("cancelar" is not one: it
 # means cancelling the membership.)
 ESCAPE_WORDS = frozenset({"menu", "salir", "inicio", "ayuda", "help", "exit"})
+# Consent keywords are honoured whatever the member was doing: they end any flow and are
+# routed like a fresh message (opt-out must take effect at once).
+CONSENT_WORDS = frozenset({"stop", "baja", "start", "alta", "unsubscribe"})
 MAX_TEXT_CHARS = 1600
+LANGUAGE_SWITCH_WORDS = 3
 
 
 class DialogueEngine:
@@ -106,13 +110,19 @@ class DialogueEngine:
             stored = await find_inbound(session, msg.channel, msg.provider_id)
             assert stored is not None
             return await _stored_result(session, stored)
-        lang = nlu.language or (member.locale if member else "es")
+        # One or two words ("STOP", "ok", "gracias") say little about the language: a known
+        # member keeps theirs; longer messages decide (and switch the member's locale below).
+        long_enough = len(msg.text.split()) >= LANGUAGE_SWITCH_WORDS
+        if member is not None and not long_enough:
+            lang = member.locale
+        else:
+            lang = nlu.language or (member.locale if member else "es")
         if member is None:
             if not gym.enrollment_open:
                 return self._closed_enrollment(session, gym, msg, lang, now, inbound_id)
             member = await create_prospect(session, gym, phone, msg.sender, lang, now)
             await attach_member(session, inbound_id, member.id)
-        elif nlu.language and nlu.language != member.locale and len(msg.text.split()) >= 3:
+        elif nlu.language and nlu.language != member.locale and long_enough:
             member.locale = nlu.language
         if convo is None:
             convo = new_conversation(session, gym.id, member.id, msg.channel, now)
@@ -177,6 +187,8 @@ class DialogueEngine:
     async def _dispatch(self, turn: Turn) -> None:
         convo, msg = turn.conversation, turn.message
         if convo.flow and convo.expires_at and convo.expires_at <= turn.now:
+            convo.flow, convo.state, turn.slots = None, None, {}
+        if normalize(msg.text) in CONSENT_WORDS:
             convo.flow, convo.state, turn.slots = None, None, {}
         if normalize(msg.text) in ESCAPE_WORDS:
             convo.flow, convo.state, turn.slots = None, None, {}

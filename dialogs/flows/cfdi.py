@@ -27,7 +27,7 @@ from backend.cfdi.service import nominative_request
 from backend.payments.models import Payment
 from dialogs import format as fmt
 from dialogs.nlu.normalize import strip_accents
-from dialogs.turn import END, Flow, Turn
+from dialogs.turn import END, PASS, Flow, Turn
 
 _CHANGE = re.compile(
     r"\b(cambi\w*|actualiz\w*|correg\w*|corrig\w*|modific\w*|change|update|correct)\b"
@@ -64,6 +64,10 @@ async def start(turn: Turn) -> str:
 
 
 async def _retry(turn: Turn, key: str, **values: object) -> str:
+    """Explain what to fix and ask again; a different request ("aviso de privacidad" while
+    an RFC is expected) leaves the flow and is answered instead."""
+    if turn.changed_subject("request_invoice"):
+        return PASS
     tries = int(turn.slots.get("tries", 0)) + 1
     if tries >= MAX_TRIES:
         turn.say("cfdi_give_up")

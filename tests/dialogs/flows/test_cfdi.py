@@ -6,9 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.cfdi.models import MemberFiscalProfile
+from backend.gyms.models import Gym
+from backend.members.models import Member
 from backend.settings import Settings
 from tests.factories import (
     make_fiscal_profile,
+    make_member,
     make_member_fiscal,
     make_payment,
     standard_gym,
@@ -16,10 +19,10 @@ from tests.factories import (
 from tests.whatsapp import RecordingJobs, WhatsApp
 
 
-async def _setup(session: AsyncSession, settings: Settings, with_profile: bool = True):  # type: ignore[no-untyped-def]
+async def _setup(
+    session: AsyncSession, settings: Settings, with_profile: bool = True
+) -> tuple[Gym, Member]:
     gym, *_ = await standard_gym(session)
-    from tests.factories import make_member
-
     member = await make_member(session, gym)
     if with_profile:
         await make_fiscal_profile(session, settings, gym)
@@ -111,3 +114,17 @@ async def test_gym_without_csd_says_so(
     await session.commit()
     reply = await wa.say("necesito factura")
     assert "recepción" in reply
+
+
+async def test_another_request_or_stop_leaves_the_rfc_question(
+    wa: WhatsApp, session: AsyncSession, settings: Settings
+) -> None:
+    _gym, member = await _setup(session, settings)
+    await make_payment(session, member, 79900, "cash")
+    await session.commit()
+    assert "RFC" in await wa.say("necesito factura")
+    reply = await wa.say("aviso de privacidad")
+    assert "RFC" not in reply and "privacidad" in reply.lower()
+    assert "RFC" in await wa.say("necesito factura")
+    reply = await wa.say("STOP")  # consent keywords win over any question in progress
+    assert "RFC" not in reply and "promociones" in reply  # in Ana's Spanish, too
