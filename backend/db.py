@@ -33,6 +33,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+READ_ONLY_OPTION = "gogym_read_only"
+
+
 def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
@@ -51,8 +54,12 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front, so concurrent writers wait on the busy
-            # timeout instead of failing when a read transaction tries to upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # timeout instead of failing when a read transaction tries to upgrade. A read-only
+            # unit (`read_only`) begins deferred: under WAL it never waits for a writer.
+            if conn.get_execution_options().get(READ_ONLY_OPTION):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if "poolclass" not in kwargs:
@@ -63,6 +70,24 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def read_only(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads only (caches, lookups made in the middle of another unit of work).
+
+    On SQLite it does not take the write lock, so it cannot deadlock with the caller's own
+    open transaction; it never commits.
+    """
+    async with sessionmaker() as session:
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        await session.connection(execution_options=options)
+        try:
+            yield session
+        finally:
+            await session.rollback()
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.crypto import SecretBox
+from backend.db import read_only
 from backend.members.service import audit
 from backend.payments.models import GymPaymentAccount
 from backend.payments.provider import MerchantAccount
@@ -68,7 +69,8 @@ async def load_accounts(session: AsyncSession, box: SecretBox) -> list[MerchantA
 
 def db_loader(sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox) -> Loader:
     async def load() -> Sequence[MerchantAccount]:
-        async with sessionmaker() as session:
+        # Called while a chat turn may hold SQLite's write lock: read without taking it.
+        async with read_only(sessionmaker) as session:
             return await load_accounts(session, box)
 
     return load
