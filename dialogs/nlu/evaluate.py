@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
+from backend.settings import get_settings
 from dialogs.nlu.classifier import FALLBACK_INTENT, build_pipeline
 from dialogs.nlu.data import load_training_data
 from dialogs.nlu.entities import CHECKIN_TEXT
@@ -113,8 +114,6 @@ def cross_validate(
     """`threshold`: the product's confidence threshold for the decision line; by default
     `NLU_CONFIDENCE_THRESHOLD` from the settings."""
     if threshold is None:
-        from backend.settings import get_settings
-
         threshold = get_settings().nlu_confidence_threshold
     data = load_training_data(data_dir)
     texts = [normalize(e.text) for e in data.examples]
