@@ -14,20 +14,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.conversations.locks import ConversationLocks
-from backend.conversations.models import Conversation, Message
+from backend.conversations.models import Message
 from backend.conversations.service import (
+    ConversationState,
     attach_member,
     find_inbound,
     insert_inbound,
+    load_sender,
     log_message,
-    member_and_conversation,
-    new_conversation,
     replies_to,
+    save_turn,
 )
 from backend.errors import InvalidInput, NotFound
 from backend.gyms.models import Gym
 from backend.gyms.service import GymDirectory
-from backend.handoff.service import bot_silenced
 from backend.integrations.fake_payments import FakePaymentProvider
 from backend.integrations.language_model import LanguageModel
 from backend.members.models import Member
@@ -104,7 +104,8 @@ class DialogueEngine:
                 "This number does not belong to any gym.",
             )
         gym, now = snapshot.gym, self.clock()
-        member, convo = await member_and_conversation(session, gym.id, phone, msg.channel)
+        sender = await load_sender(session, gym.id, phone, msg.channel, now)
+        member = sender.member
         inbound_id = await _insert_inbound(session, gym.id, member, msg, nlu, now)
         if inbound_id is None:  # a re-delivery: answer what the first delivery stored
             stored = await find_inbound(session, msg.channel, msg.provider_id)
@@ -122,10 +123,11 @@ class DialogueEngine:
                 return self._closed_enrollment(session, gym, msg, lang, now, inbound_id)
             member = await create_prospect(session, gym, phone, msg.sender, lang, now)
             await attach_member(session, inbound_id, member.id)
+            event = {"intent": nlu.intent, "channel": msg.channel}
+            await record_event(session, gym.id, member.id, "message_in", event, now)
         elif nlu.language and nlu.language != member.locale and long_enough:
             member.locale = nlu.language
-        if convo is None:
-            convo = new_conversation(session, gym.id, member.id, msg.channel, now)
+        convo = sender.conversation or ConversationState()
         turn = Turn(
             session=session,
             settings=self.settings,
@@ -138,36 +140,37 @@ class DialogueEngine:
             lang=lang,
             now=now,
             payments=self.payments,
-            slots=dict(convo.slots or {}),
+            slots=dict(convo.slots),
         )
-        await self._dispatch(turn)
-        _save_state(convo, turn, now)
-        await record_event(
-            session,
-            gym.id,
-            member.id,
-            "message_in",
-            {"intent": nlu.intent, "channel": msg.channel},
-            now,
-        )
+        await self._dispatch(turn, silenced=sender.silenced)
+        convo.slots = dict(turn.slots)
+        convo.last_inbound_at = now
         inline = time.monotonic() - started < self.settings.inline_reply_seconds
-        for text in turn.replies:
-            if inline:
-                _log_inline_reply(session, gym.id, member.id, msg, text, now, inbound_id)
-            else:  # too late for the webhook's answer: send through the outbox instead
-                await queue_message(
-                    session,
-                    gym_id=gym.id,
-                    member_id=member.id,
-                    channel=msg.channel,
-                    to=msg.sender,
-                    from_=msg.gym,
-                    body=text,
-                    now=now,
-                    reply_to_id=inbound_id,
-                )
+        await save_turn(
+            session,
+            gym_id=gym.id,
+            member_id=member.id,
+            channel=msg.channel,
+            address=msg.sender,
+            convo=convo,
+            replies=turn.replies if inline else (),
+            reply_to_id=inbound_id,
+            now=now,
+        )
         if inline:
             return TurnResult([OutboundMessage(text) for text in turn.replies])
+        for text in turn.replies:  # too late for the webhook's answer: send through the outbox
+            await queue_message(
+                session,
+                gym_id=gym.id,
+                member_id=member.id,
+                channel=msg.channel,
+                to=msg.sender,
+                from_=msg.gym,
+                body=text,
+                now=now,
+                reply_to_id=inbound_id,
+            )
         return TurnResult(queued=True)
 
     def _closed_enrollment(
@@ -184,7 +187,7 @@ class DialogueEngine:
         _log_inline_reply(session, gym.id, None, msg, text, now, inbound_id)
         return TurnResult([OutboundMessage(text)])
 
-    async def _dispatch(self, turn: Turn) -> None:
+    async def _dispatch(self, turn: Turn, *, silenced: bool) -> None:
         convo, msg = turn.conversation, turn.message
         if convo.flow and convo.expires_at and convo.expires_at <= turn.now:
             convo.flow, convo.state, turn.slots = None, None, {}
@@ -194,7 +197,7 @@ class DialogueEngine:
             convo.flow, convo.state, turn.slots = None, None, {}
             _move(turn, INTENT_FLOWS["help"], await INTENT_FLOWS["help"].start(turn))
             return
-        if await bot_silenced(turn.session, turn.gym.id, turn.member.id, turn.now):
+        if silenced:
             return  # a person is answering this member (handoff ticket): the bot keeps quiet
         if len(msg.text) > MAX_TEXT_CHARS:
             turn.say("too_long")
@@ -234,12 +237,6 @@ def _move(turn: Turn, flow: Flow, outcome: str) -> None:
     else:
         convo.flow, convo.state = flow.name, outcome
         convo.expires_at = turn.now + flow.timeout
-
-
-def _save_state(convo: Conversation, turn: Turn, now: datetime) -> None:
-    convo.slots = dict(turn.slots)  # reassign: JSON columns don't track in-place edits
-    convo.last_inbound_at = now
-    convo.updated_at = now
 
 
 def _log_inline_reply(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.conversations.models import Conversation
+from backend.conversations.service import ConversationState
 from backend.gyms.models import Gym, Location
 from backend.members.models import Member
 from backend.payments.provider import PaymentProvider
@@ -29,7 +29,7 @@ class Turn:
     gym: Gym
     locations: Sequence[Location]
     member: Member
-    conversation: Conversation
+    conversation: ConversationState
     message: InboundMessage
     nlu: NluResult
     lang: str

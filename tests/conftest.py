@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,8 @@ def nlu_model() -> IntentModel:
     return load_or_train(ROOT / "nlu_data", ROOT / "models", s.nlu_confidence_threshold)
 
 
-@pytest.fixture
-async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+@asynccontextmanager
+async def rolled_back(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions whose commits are savepoints inside one transaction rolled back at the end."""
     engine = make_engine(Settings(database_url=database_url, _env_file=None), poolclass=NullPool)  # type: ignore[call-arg]
     async with engine.connect() as conn:
@@ -145,6 +146,12 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
         )
         await outer.rollback()
     await engine.dispose()
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with rolled_back(database_url) as maker:
+        yield maker
 
 
 @pytest.fixture

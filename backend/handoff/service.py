@@ -22,21 +22,6 @@ SILENCE = timedelta(hours=24)
 CONTEXT_MESSAGES = 10
 
 
-async def bot_silenced(session: AsyncSession, gym_id: int, member_id: int, now: datetime) -> bool:
-    """Is a person answering this member (an open ticket inside its silence window)?"""
-    found = await session.scalar(
-        select(HandoffTicket.id)
-        .where(
-            HandoffTicket.gym_id == gym_id,
-            HandoffTicket.member_id == member_id,
-            HandoffTicket.status == "open",
-            HandoffTicket.silence_until > now,
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
 async def open_ticket_of(
     session: AsyncSession, gym_id: int, member_id: int
 ) -> HandoffTicket | None:

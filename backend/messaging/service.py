@@ -128,7 +128,7 @@ async def send_outbox_message(
                     Conversation.channel == item.channel,
                 )
             )
-            in_window = within_service_window(convo, now)
+            in_window = within_service_window(convo.last_inbound_at if convo else None, now)
             if not in_window and item.content_sid is None:
                 await _finish(
                     session,
