@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from twilio.twiml.messaging_response import MessagingResponse
@@ -27,6 +28,7 @@ CHANNEL = "whatsapp"
 # Twilio resource ids: a two-letter type prefix (SM, MM…) and 32 hex digits.
 TWILIO_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 MAX_MEDIA = 10
+URLENCODED = "application/x-www-form-urlencoded"
 Handler = Callable[[InboundMessage], Awaitable[TurnResult]]
 
 
@@ -40,15 +42,23 @@ def _public_url(settings: Settings, request: Request) -> str:
     return f"{url}?{request.url.query}" if request.url.query else url
 
 
-async def signed_form(request: Request) -> dict[str, str]:
-    """The request's form fields, if and only if Twilio signed them."""
-    settings: Settings = request.app.state.settings
-    signer: TwilioSignature = request.app.state.twilio_signature
+async def _form_fields(request: Request) -> dict[str, str]:
+    # Twilio posts url-encoded forms: parsed directly, as Starlette would (latin-1 bytes,
+    # percent-escapes as UTF-8), without the multipart machinery; anything else goes to it.
+    if request.headers.get("content-type", "").startswith(URLENCODED):
+        return dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))
     try:
         form = await request.form()
     except Exception as exc:  # malformed multipart or encoding
         raise BadTwilioRequest("Formulario inválido.", "Malformed form body.") from exc
-    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def signed_form(request: Request) -> dict[str, str]:
+    """The request's form fields, if and only if Twilio signed them."""
+    settings: Settings = request.app.state.settings
+    signer: TwilioSignature = request.app.state.twilio_signature
+    params = await _form_fields(request)
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signer.is_valid(_public_url(settings, request), params, signature):
         raise Forbidden("Firma de Twilio inválida.", "Invalid Twilio signature.")
@@ -107,11 +117,10 @@ def twiml(result: TurnResult) -> Response:
 def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
     api = APIRouter(tags=["webhooks"])
 
-    @api.post("/webhooks/twilio/whatsapp", summary="Twilio WhatsApp inbound message")
-    async def whatsapp_inbound(
-        request: Request, form: dict[str, str] = Depends(signed_form)
-    ) -> Response:
-        message = parse_inbound(form)
+    async def whatsapp_inbound(request: Request) -> Response:
+        """Twilio WhatsApp inbound message → TwiML answer. A plain Starlette route: the
+        busiest one, it needs none of FastAPI's per-request dependency solving."""
+        message = parse_inbound(await signed_form(request))
         settings: Settings = request.app.state.settings
         task = asyncio.ensure_future(handler_of(request)(message))
         try:
@@ -125,6 +134,8 @@ def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
             task.add_done_callback(request.app.state.background.discard)
             return twiml(TurnResult(queued=True))
         return twiml(result)
+
+    api.add_route("/webhooks/twilio/whatsapp", whatsapp_inbound, methods=["POST"])
 
     @api.post("/webhooks/twilio/status", summary="Twilio message delivery status")
     async def whatsapp_status(
