@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -14,6 +16,7 @@ def strip_channel(address: str) -> str:
     return address.split(":", 1)[1] if ":" in address else address
 
 
+@lru_cache(maxsize=65536)  # the same senders write again and again; parsing is costly
 def normalize_phone(raw: str, default_region: str = "MX") -> str:
     """Return E.164. WhatsApp writes Mexican mobiles as +521XXXXXXXXXX, which phonenumbers
     rejects since Mexico dropped the mobile `1` in 2019; drop it before parsing."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import Invoice, Plan, Subscription, SubscriptionSeat, plan_locations
@@ -30,19 +30,25 @@ class Holding:
     plan: Plan
 
 
+_SEAT_OF = select(SubscriptionSeat.subscription_id).where(
+    SubscriptionSeat.member_id == bindparam("member_id")
+)
+# Built once: SQLAlchemy reuses its cache key and compiled form (every check-in runs it).
+_HOLDING = (
+    select(Subscription, Plan)
+    .join(Plan, Plan.id == Subscription.plan_id)
+    .where(
+        or_(Subscription.member_id == bindparam("member_id"), Subscription.id.in_(_SEAT_OF))
+    )
+    .order_by(Subscription.current_period_end.desc(), Subscription.id.desc())
+    .limit(1)
+)
+
+
 async def current_holding(session: AsyncSession, member_id: int) -> Holding | None:
     """The subscription ending last (the one that decides access today): the member's own
     or a family plan where they hold a seat."""
-    seat = select(SubscriptionSeat.subscription_id).where(SubscriptionSeat.member_id == member_id)
-    row = (
-        await session.execute(
-            select(Subscription, Plan)
-            .join(Plan, Plan.id == Subscription.plan_id)
-            .where(or_(Subscription.member_id == member_id, Subscription.id.in_(seat)))
-            .order_by(Subscription.current_period_end.desc(), Subscription.id.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await session.execute(_HOLDING, {"member_id": member_id})).first()
     return Holding(row[0], row[1]) if row else None
 
 

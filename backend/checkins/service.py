@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import ACCESS_STATUSES, Invoice
@@ -17,6 +17,7 @@ from backend.checkins.models import CheckIn
 from backend.gyms.models import Gym, Location
 from backend.members.models import Member
 from backend.members.service import audit, record_event
+from backend.types import UTCDateTime
 
 STATS_WINDOW = timedelta(weeks=53)
 
@@ -81,26 +82,37 @@ def compute_stats(times: Sequence[datetime], tz: ZoneInfo, now: datetime) -> Vis
     return VisitStats(month, streak)
 
 
+# Built once: SQLAlchemy reuses their cache keys and compiled forms on every check-in.
+_VISITS = (
+    select(CheckIn.checked_in_at, CheckIn.location_id)
+    .where(
+        CheckIn.gym_id == bindparam("gym_id"),
+        CheckIn.member_id == bindparam("member_id"),
+        CheckIn.checked_in_at >= bindparam("since", type_=UTCDateTime()),
+    )
+    .order_by(CheckIn.checked_in_at.desc())
+)
+_LAST_VISIT = (
+    select(CheckIn.checked_in_at, CheckIn.location_id)
+    .where(CheckIn.gym_id == bindparam("gym_id"), CheckIn.member_id == bindparam("member_id"))
+    .order_by(CheckIn.checked_in_at.desc())
+    .limit(1)
+)
+
+
 async def recent_visits(
     session: AsyncSession, gym_id: int, member_id: int, now: datetime
 ) -> list[tuple[datetime, int]]:
     """(time, location_id) of the member's visits in the stats window, newest first."""
-    rows = await session.execute(
-        select(CheckIn.checked_in_at, CheckIn.location_id)
-        .where(
-            CheckIn.gym_id == gym_id,
-            CheckIn.member_id == member_id,
-            CheckIn.checked_in_at >= now - STATS_WINDOW,
-        )
-        .order_by(CheckIn.checked_in_at.desc())
-    )
+    params = {"gym_id": gym_id, "member_id": member_id, "since": now - STATS_WINDOW}
+    rows = await session.execute(_VISITS, params)
     return [(t, loc) for t, loc in rows.all()]
 
 
 async def ensure_may_enter(
     session: AsyncSession, member: Member, now: datetime, cooldown: timedelta
-) -> tuple[Holding, list[tuple[datetime, int]]]:
-    """Raise NoAccess or AlreadyCheckedIn; return the holding and recent visits otherwise."""
+) -> Holding:
+    """Raise NoAccess or AlreadyCheckedIn; return the holding that lets the member in."""
     holding = await current_holding(session, member.id)
     if (
         holding is None
@@ -110,10 +122,11 @@ async def ensure_may_enter(
         invoices = await open_invoices(session, member.id)
         expired = holding.subscription.current_period_end if holding else None
         raise NoAccess(sum(i.amount_due_cents for i in invoices), invoices, expired)
-    visits = await recent_visits(session, member.gym_id, member.id, now)
-    if visits and now - visits[0][0] < cooldown:
-        raise AlreadyCheckedIn(*visits[0])
-    return holding, visits
+    params = {"gym_id": member.gym_id, "member_id": member.id}
+    last = (await session.execute(_LAST_VISIT, params)).first()
+    if last is not None and now - last[0] < cooldown:
+        raise AlreadyCheckedIn(last[0], last[1])
+    return holding
 
 
 async def check_in(
@@ -129,7 +142,7 @@ async def check_in(
     longitude: float | None = None,
 ) -> CheckInOutcome:
     """Record a visit if the member may come in; raise a CheckInRefused otherwise."""
-    holding, visits = await ensure_may_enter(session, member, now, cooldown)
+    holding = await ensure_may_enter(session, member, now, cooldown)
     if not await plan_covers(session, holding.plan, location.id):
         raise LocationNotCovered(holding.plan.name)
 
@@ -156,7 +169,8 @@ async def check_in(
         visit.id,
         {"location_id": location.id, "method": method},
     )
-    stats = compute_stats([now, *(t for t, _ in visits)], ZoneInfo(gym.timezone), now)
+    visits = await recent_visits(session, gym.id, member.id, now)  # this one included
+    stats = compute_stats([t for t, _ in visits], ZoneInfo(gym.timezone), now)
     owed = 0
     if holding.subscription.status == "past_due":
         owed = sum(i.amount_due_cents for i in await open_invoices(session, member.id))

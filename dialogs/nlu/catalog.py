@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -31,9 +32,11 @@ class CatalogMatch:
     score: float  # 0–100
 
 
-def _key(text: str) -> list[str]:
+@lru_cache(maxsize=4096)  # catalog names repeat on every message
+def _key(text: str) -> tuple[str, ...]:
     folded = strip_accents(text.lower())
-    return [w for w in _WORD.findall(folded) if w not in _GENERIC] or _WORD.findall(folded)
+    words = _WORD.findall(folded)
+    return tuple(w for w in words if w not in _GENERIC) or tuple(words)
 
 
 def match_catalog(text: str, names: Sequence[str]) -> CatalogMatch | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_CHARS = 500
 
@@ -39,18 +40,19 @@ _NON_TEXT = re.compile(r"[^a-z0-9ñ$@#\-\s]")
 _SPACES = re.compile(r"\s+")
 
 
-def fold_with_positions(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=256)  # the entity extractors fold the same message several times
+def fold_with_positions(text: str) -> tuple[str, tuple[int, ...]]:
     """Lowercase, accent-folded text plus, for each folded character, its index in `text`
     (folding can change the length: decomposed accents, ligatures, "…")."""
     if text.isascii():  # the common case: folding is just lowercasing, one to one
-        return text.lower(), list(range(len(text)))
+        return text.lower(), tuple(range(len(text)))
     folded: list[str] = []
     positions: list[int] = []
     for i, char in enumerate(text):
-        for part in strip_accents(char.lower()):
+        for part in char.lower() if char.isascii() else strip_accents(char.lower()):
             folded.append(part)
             positions.append(i)
-    return "".join(folded), positions
+    return "".join(folded), tuple(positions)
 
 
 def strip_accents(text: str) -> str:

@@ -61,7 +61,7 @@ async def test_ana_is_active_and_has_not_checked_in_today(session: AsyncSession,
     assert all(v.astimezone(MX).date() < today for v in visits)
     assert max(visits).astimezone(MX).date() == today - timedelta(days=1)
     # …so she may check in right now.
-    holding, _ = await ensure_may_enter(session, ana, now, COOLDOWN)
+    holding = await ensure_may_enter(session, ana, now, COOLDOWN)
     assert holding.plan.code == "premium" and holding.subscription.status == "active"
 
 
