@@ -48,7 +48,10 @@ class EntityExtractor:
             for pattern in patterns
         ]
         # Longest surface first so "tarjeta de debito" wins over "tarjeta".
-        self._synonyms = sorted(data.synonyms.items(), key=lambda kv: -len(kv[0]))
+        self._synonyms = [
+            (re.compile(rf"\b{re.escape(strip_accents(surface))}\b"), value)
+            for surface, value in sorted(data.synonyms.items(), key=lambda kv: -len(kv[0]))
+        ]
         self._synonym_entity = "payment_method"
         self._lookups = {name: tuple(data.lookups.get(name, ())) for name in CATALOG_ENTITIES}
 
@@ -71,7 +74,7 @@ class EntityExtractor:
                     found.append(EntitySpan(name, rm.group(0), rm.start(), rm.end()))
         folded, positions = fold_with_positions(text)
         for surface, value in self._synonyms:
-            for sm in re.finditer(rf"\b{re.escape(strip_accents(surface))}\b", folded):
+            for sm in surface.finditer(folded):
                 start, end = positions[sm.start()], positions[sm.end() - 1] + 1
                 while end < len(text) and unicodedata.combining(text[end]):
                     end += 1  # keep a trailing decomposed accent inside the span
