@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.db import transaction
+
+log = logging.getLogger(__name__)
 
 
 def lock_key(*parts: str) -> int:
@@ -47,10 +50,44 @@ class ConversationLocks:
     ) -> AsyncIterator[AsyncSession]:
         """A transaction in which this conversation is held exclusively."""
         key = lock_key(*parts)
-        if sessionmaker.kw["bind"].dialect.name == "postgresql":
+        bind = sessionmaker.kw["bind"]
+        if bind.dialect.name != "postgresql":
+            async with self._local_lock(key), transaction(sessionmaker) as session:
+                yield session
+        elif isinstance(bind, AsyncEngine):
+            async with _locked_transaction(sessionmaker, key) as session:
+                yield session
+        else:  # bound to a connection already in a transaction (tests): a plain lock
             async with transaction(sessionmaker) as session:
                 await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
                 yield session
-        else:
-            async with self._local_lock(key), transaction(sessionmaker) as session:
-                yield session
+
+
+@asynccontextmanager
+async def _locked_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], key: int
+) -> AsyncIterator[AsyncSession]:
+    """PostgreSQL: BEGIN and the advisory lock in one round trip, COMMIT in another.
+
+    The session's connection is put in driver autocommit so SQLAlchemy issues no BEGIN or
+    COMMIT of its own; the transaction is ours, opened and closed here, and everything the
+    session (and the turn's direct driver statements) runs falls inside it."""
+    async with sessionmaker() as session:
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(key)})")
+        try:
+            yield session
+            await session.flush()
+            await driver.execute("COMMIT")
+        except BaseException:
+            session.info.pop("after_commit", None)
+            if not driver.is_closed() and driver.is_in_transaction():
+                await driver.execute("ROLLBACK")
+            raise
+    for hook in session.info.pop("after_commit", []):
+        try:
+            await hook()
+        except Exception:
+            log.exception("after-commit hook failed")
