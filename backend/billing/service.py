@@ -34,12 +34,11 @@ _SEAT_OF = select(SubscriptionSeat.subscription_id).where(
     SubscriptionSeat.member_id == bindparam("member_id")
 )
 # Built once: SQLAlchemy reuses its cache key and compiled form (every check-in runs it).
-_HOLDING = (
+# Callers may add columns (check-ins add the latest visit).
+HOLDING = (
     select(Subscription, Plan)
     .join(Plan, Plan.id == Subscription.plan_id)
-    .where(
-        or_(Subscription.member_id == bindparam("member_id"), Subscription.id.in_(_SEAT_OF))
-    )
+    .where(or_(Subscription.member_id == bindparam("member_id"), Subscription.id.in_(_SEAT_OF)))
     .order_by(Subscription.current_period_end.desc(), Subscription.id.desc())
     .limit(1)
 )
@@ -48,7 +47,7 @@ _HOLDING = (
 async def current_holding(session: AsyncSession, member_id: int) -> Holding | None:
     """The subscription ending last (the one that decides access today): the member's own
     or a family plan where they hold a seat."""
-    row = (await session.execute(_HOLDING, {"member_id": member_id})).first()
+    row = (await session.execute(HOLDING, {"member_id": member_id})).first()
     return Holding(row[0], row[1]) if row else None
 
 

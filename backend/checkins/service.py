@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import ACCESS_STATUSES, Invoice
-from backend.billing.service import Holding, current_holding, open_invoices, plan_covers
+from backend.billing.service import HOLDING, Holding, open_invoices, plan_covers
 from backend.checkins.codes import daily_code
 from backend.checkins.models import CheckIn
 from backend.gyms.models import Gym, Location
@@ -98,6 +98,11 @@ _LAST_VISIT = (
     .order_by(CheckIn.checked_in_at.desc())
     .limit(1)
 )
+# What decides entry, in one query: the holding and the latest visit (for the cooldown).
+_ENTRY = HOLDING.add_columns(
+    _LAST_VISIT.with_only_columns(CheckIn.checked_in_at).scalar_subquery(),
+    _LAST_VISIT.with_only_columns(CheckIn.location_id).scalar_subquery(),
+)
 
 
 async def recent_visits(
@@ -113,19 +118,19 @@ async def ensure_may_enter(
     session: AsyncSession, member: Member, now: datetime, cooldown: timedelta
 ) -> Holding:
     """Raise NoAccess or AlreadyCheckedIn; return the holding that lets the member in."""
-    holding = await current_holding(session, member.id)
+    params = {"member_id": member.id, "gym_id": member.gym_id}
+    row = (await session.execute(_ENTRY, params)).first()
     if (
-        holding is None
-        or holding.subscription.status not in ACCESS_STATUSES
-        or holding.subscription.current_period_end <= now
+        row is None
+        or row[0].status not in ACCESS_STATUSES
+        or row[0].current_period_end <= now
     ):
         invoices = await open_invoices(session, member.id)
-        expired = holding.subscription.current_period_end if holding else None
+        expired = row[0].current_period_end if row else None
         raise NoAccess(sum(i.amount_due_cents for i in invoices), invoices, expired)
-    params = {"gym_id": member.gym_id, "member_id": member.id}
-    last = (await session.execute(_LAST_VISIT, params)).first()
-    if last is not None and now - last[0] < cooldown:
-        raise AlreadyCheckedIn(last[0], last[1])
+    holding, last_at, last_location = Holding(row[0], row[1]), row[2], row[3]
+    if last_at is not None and now - last_at < cooldown:
+        raise AlreadyCheckedIn(last_at, last_location)
     return holding
 
 
