@@ -17,11 +17,11 @@ from backend.conversations.locks import ConversationLocks
 from backend.conversations.models import Message
 from backend.conversations.service import (
     ConversationState,
+    InboundRecord,
     attach_member,
     find_inbound,
-    insert_inbound,
-    load_sender,
     log_message,
+    receive,
     replies_to,
     save_turn,
 )
@@ -30,7 +30,6 @@ from backend.gyms.models import Gym
 from backend.gyms.service import GymDirectory
 from backend.integrations.fake_payments import FakePaymentProvider
 from backend.integrations.language_model import LanguageModel
-from backend.members.models import Member
 from backend.members.service import create_prospect, record_event
 from backend.messaging.service import queue_message
 from backend.payments.provider import PaymentProvider
@@ -104,9 +103,8 @@ class DialogueEngine:
                 "This number does not belong to any gym.",
             )
         gym, now = snapshot.gym, self.clock()
-        sender = await load_sender(session, gym.id, phone, msg.channel, now)
+        sender, inbound_id = await receive(session, gym.id, phone, _record(msg, nlu), now)
         member = sender.member
-        inbound_id = await _insert_inbound(session, gym.id, member, msg, nlu, now)
         if inbound_id is None:  # a re-delivery: answer what the first delivery stored
             stored = await find_inbound(session, msg.channel, msg.provider_id)
             assert stored is not None
@@ -263,24 +261,14 @@ def _log_inline_reply(
     )
 
 
-async def _insert_inbound(
-    session: AsyncSession,
-    gym_id: int,
-    member: Member | None,
-    msg: InboundMessage,
-    nlu: NluResult,
-    now: datetime,
-) -> int | None:
+def _record(msg: InboundMessage, nlu: NluResult) -> InboundRecord:
     media: list[dict[str, Any]] | None = [
         {"url": m.url, "content_type": m.content_type} for m in msg.media
     ] or None
     if msg.location is not None:
         point = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
         media = [*(media or []), point]
-    return await insert_inbound(
-        session,
-        gym_id=gym_id,
-        member_id=member.id if member else None,
+    return InboundRecord(
         channel=msg.channel,
         provider_id=msg.provider_id,
         address=msg.sender,
@@ -288,7 +276,6 @@ async def _insert_inbound(
         media=media,
         intent=nlu.intent,
         confidence=round(nlu.confidence, 4),
-        now=now,
     )
 
 

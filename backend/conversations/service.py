@@ -12,6 +12,8 @@ from sqlalchemy import bindparam, exists, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from backend.conversations.locks import lock_key
 from backend.conversations.models import Conversation, DeliveryStatus, Message
@@ -110,22 +112,54 @@ async def load_sender(
     return Sender(member, convo, bool(silenced))
 
 
-# On PostgreSQL a turn's own writes go through the driver, one round trip each (see
+@dataclass(frozen=True)
+class InboundRecord:
+    """An inbound message as logged: the channel's id for it, the sender's raw address,
+    the text (cut to MAX_BODY_CHARS), media and location, and how the NLU read it."""
+
+    channel: str
+    provider_id: str
+    address: str
+    body: str
+    media: list[dict[str, Any]] | None
+    intent: str
+    confidence: float
+
+
+# On PostgreSQL a turn's own statements go through the driver, one round trip each (see
 # `_driver`); on SQLite, the embedded single-process default, through SQLAlchemy.
-_PG_INSERT_INBOUND = """
-WITH inbound AS (
+_MEMBER_COLUMNS = tuple(column.name for column in Member.__table__.columns)
+# Who wrote and their conversation, and the message logged (with the member's
+# `message_in` event), in one statement. It runs under the conversation's lock, so its
+# snapshot already holds the previous turn's writes. Always one row: the sender's columns
+# are NULL for an unknown number, inbound_id is NULL for a re-delivered message.
+_PG_RECEIVE = f"""
+WITH sender AS (
+    SELECT {", ".join(f"m.{name} AS m_{name}" for name in _MEMBER_COLUMNS)},
+           c.id AS c_id, c.flow AS c_flow, c.state AS c_state, c.slots AS c_slots,
+           c.expires_at AS c_expires_at, c.last_inbound_at AS c_last_inbound_at,
+           EXISTS (
+               SELECT 1 FROM handoff_tickets t
+               WHERE t.gym_id = m.gym_id AND t.member_id = m.id AND t.status = 'open'
+                 AND t.silence_until > $10::timestamptz
+           ) AS silenced
+    FROM members m
+    LEFT JOIN conversations c ON c.member_id = m.id AND c.channel = $2::text
+    WHERE m.gym_id = $1::bigint AND m.phone = $11::text
+), inbound AS (
     INSERT INTO messages (gym_id, member_id, channel, direction, provider_id, address, body,
                           media, intent, confidence, status, created_at)
-    VALUES ($1::bigint, $2::bigint, $3::text, 'in', $4::text, $5::text, $6::text,
-            $7::jsonb, $8::text, $9::float8, 'received', $10::timestamptz)
+    SELECT $1::bigint, (SELECT m_id FROM sender), $2::text, 'in', $3::text, $4::text,
+           $5::text, $6::jsonb, $7::text, $8::float8, 'received', $10::timestamptz
     ON CONFLICT (channel, provider_id) DO NOTHING
-    RETURNING id
+    RETURNING id, member_id
 ), event AS (
     INSERT INTO member_events (gym_id, member_id, kind, data, occurred_at)
-    SELECT $1::bigint, $2::bigint, 'message_in', $11::jsonb, $10::timestamptz
-    FROM inbound WHERE $2::bigint IS NOT NULL
+    SELECT $1::bigint, member_id, 'message_in', $9::jsonb, $10::timestamptz
+    FROM inbound WHERE member_id IS NOT NULL
 )
-SELECT id FROM inbound
+SELECT (SELECT id FROM inbound) AS inbound_id, sender.*
+FROM (SELECT 1) AS one LEFT JOIN sender ON true
 """
 _PG_SAVE_TURN = """
 WITH conversation AS (
@@ -159,55 +193,70 @@ async def _driver(session: AsyncSession) -> Any:
     return driver
 
 
-async def insert_inbound(
+async def receive(
+    session: AsyncSession, gym_id: int, phone: str, inbound: InboundRecord, now: datetime
+) -> tuple[Sender, int | None]:
+    """Who wrote from `phone` (see `Sender`) and the id of the logged message, None when
+    it is a re-delivery (then nothing is written). The unique (channel, provider_id) key
+    makes the insert itself the duplicate check."""
+    if session.bind.dialect.name != "postgresql":
+        sender = await load_sender(session, gym_id, phone, inbound.channel, now)
+        member_id = sender.member.id if sender.member else None
+        return sender, await _insert_inbound_sqlite(session, gym_id, member_id, inbound, now)
+    driver = await _driver(session)
+    row = await driver.fetchrow(
+        _PG_RECEIVE,
+        gym_id,
+        inbound.channel,
+        inbound.provider_id,
+        inbound.address,
+        inbound.body[:MAX_BODY_CHARS],
+        None if inbound.media is None else json.dumps(inbound.media),
+        inbound.intent,
+        inbound.confidence,
+        json.dumps({"intent": inbound.intent, "channel": inbound.channel}),
+        now,
+        phone,
+    )
+    if row["m_id"] is None:
+        return Sender(None, None, False), row["inbound_id"]
+    member = session.identity_map.get(identity_key(Member, row["m_id"]))
+    if member is None:  # a persistent, unmodified instance, as if the session loaded it
+        member = Member(**{name: row[f"m_{name}"] for name in _MEMBER_COLUMNS})
+        make_transient_to_detached(member)
+        session.add(member)
+    convo = None
+    if row["c_id"] is not None:
+        convo = ConversationState(
+            row["c_flow"],
+            row["c_state"],
+            dict(row["c_slots"] or {}),  # the engine's jsonb codec decodes
+            row["c_expires_at"],
+            row["c_last_inbound_at"],
+        )
+    return Sender(member, convo, row["silenced"]), row["inbound_id"]
+
+
+async def _insert_inbound_sqlite(
     session: AsyncSession,
-    *,
     gym_id: int,
     member_id: int | None,
-    channel: str,
-    provider_id: str,
-    address: str,
-    body: str,
-    media: list[dict[str, Any]] | None,
-    intent: str,
-    confidence: float,
+    inbound: InboundRecord,
     now: datetime,
 ) -> int | None:
-    """Store an inbound message, with the member's `message_in` event when the sender is a
-    member; None when its provider id is stored already (a re-delivery: nothing written).
-    The unique (channel, provider_id) key makes the insert itself the duplicate check."""
-    body = body[:MAX_BODY_CHARS]
-    event = {"intent": intent, "channel": channel}
-    if session.bind.dialect.name == "postgresql":
-        driver = await _driver(session)
-        found: int | None = await driver.fetchval(
-            _PG_INSERT_INBOUND,
-            gym_id,
-            member_id,
-            channel,
-            provider_id,
-            address,
-            body,
-            None if media is None else json.dumps(media),
-            intent,
-            confidence,
-            now,
-            json.dumps(event),
-        )
-        return found
     stmt = (
         sqlite_insert(Message)
         .values(
             gym_id=gym_id,
             member_id=member_id,
-            channel=channel,
+            channel=inbound.channel,
             direction="in",
-            provider_id=provider_id,
-            address=address,
-            body=body,
-            media=media,
-            intent=intent,
-            confidence=confidence,
+            provider_id=inbound.provider_id,
+            address=inbound.address,
+            body=inbound.body[:MAX_BODY_CHARS],
+            media=inbound.media,
+            intent=inbound.intent,
+            confidence=inbound.confidence,
             status="received",
             created_at=now,
         )
@@ -216,6 +265,7 @@ async def insert_inbound(
     )
     message_id: int | None = await session.scalar(stmt)
     if message_id is not None and member_id is not None:
+        event = {"intent": inbound.intent, "channel": inbound.channel}
         await record_event(session, gym_id, member_id, "message_in", event, now)
     return message_id
 

@@ -15,8 +15,9 @@ from backend import migrate
 from backend.conversations.models import Conversation, Message
 from backend.conversations.service import (
     ConversationState,
-    insert_inbound,
-    load_sender,
+    InboundRecord,
+    Sender,
+    receive,
     save_turn,
 )
 from backend.db import transaction
@@ -45,42 +46,34 @@ async def db(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
         yield maker
 
 
-async def _inbound(
-    session: AsyncSession, gym_id: int, member_id: int | None, sid: str
-) -> int | None:
-    return await insert_inbound(
-        session,
-        gym_id=gym_id,
-        member_id=member_id,
-        channel="whatsapp",
-        provider_id=sid,
-        address=ADDRESS,
-        body="ya llegué",
-        media=None,
-        intent="check_in",
-        confidence=0.97,
-        now=utcnow(),
-    )
+def _record(sid: str) -> InboundRecord:
+    return InboundRecord("whatsapp", sid, ADDRESS, "ya llegué", None, "check_in", 0.97)
 
 
 async def test_a_turn_is_stored_and_read_back(db: async_sessionmaker[AsyncSession]) -> None:
     now = utcnow()
     async with transaction(db) as session:
         gym = await make_gym(session)
-        unknown = await load_sender(session, gym.id, PHONE, "whatsapp", now)
-        assert (unknown.member, unknown.conversation, unknown.silenced) == (None, None, False)
-        member = await make_member(session, gym, PHONE)
-        first = await load_sender(session, gym.id, PHONE, "whatsapp", now)
-        assert first.member is member and first.conversation is None and not first.silenced
+        member = await make_member(session, gym, PHONE, name="Ana López", locale="en")
+        gym_id, member_id = gym.id, member.id
 
-        inbound_id = await _inbound(session, gym.id, member.id, "SM" + "a" * 32)
+    async with transaction(db) as session:
+        first, inbound_id = await receive(session, gym_id, PHONE, _record("SM" + "a" * 32), now)
+        assert first.member is not None and first.conversation is None and not first.silenced
+        assert (first.member.id, first.member.name, first.member.locale) == (
+            member_id,
+            "Ana López",
+            "en",
+        )
+        first.member.locale = "es"  # the loaded member is tracked like any loaded object
         assert inbound_id is not None
-        assert await _inbound(session, gym.id, member.id, "SM" + "a" * 32) is None  # re-delivery
+        again, duplicate = await receive(session, gym_id, PHONE, _record("SM" + "a" * 32), now)
+        assert duplicate is None and again.member is first.member  # a re-delivery
         convo = ConversationState("classes", "pick", {"n": 1}, now + timedelta(minutes=15), now)
         await save_turn(
             session,
-            gym_id=gym.id,
-            member_id=member.id,
+            gym_id=gym_id,
+            member_id=member_id,
             channel="whatsapp",
             address=ADDRESS,
             convo=convo,
@@ -88,10 +81,11 @@ async def test_a_turn_is_stored_and_read_back(db: async_sessionmaker[AsyncSessio
             reply_to_id=inbound_id,
             now=now,
         )
-        gym_id, member_id = gym.id, member.id
 
     async with transaction(db) as session:
-        again = await load_sender(session, gym_id, PHONE, "whatsapp", now)
+        again, next_id = await receive(session, gym_id, PHONE, _record("SM" + "c" * 32), now)
+        assert next_id is not None and next_id != inbound_id
+        assert again.member is not None and again.member.locale == "es"
         assert again.conversation is not None
         assert (again.conversation.flow, again.conversation.state) == ("classes", "pick")
         assert again.conversation.slots == {"n": 1}
@@ -109,7 +103,7 @@ async def test_a_turn_is_stored_and_read_back(db: async_sessionmaker[AsyncSessio
                 MemberEvent.member_id == member_id, MemberEvent.kind == "message_in"
             )
         )
-        assert events == 1  # the re-delivery recorded nothing
+        assert events == 2  # one per message; the re-delivery recorded nothing
 
         # The next turn updates the same conversation; an open ticket silences the bot.
         await save_turn(
@@ -137,9 +131,11 @@ async def test_a_turn_is_stored_and_read_back(db: async_sessionmaker[AsyncSessio
             )
         )
         await session.flush()
-        silenced = await load_sender(session, gym_id, PHONE, "whatsapp", now)
+        silenced, _ = await receive(session, gym_id, PHONE, _record("SM" + "d" * 32), now)
         assert silenced.silenced and silenced.conversation == ConversationState()
-        later = await load_sender(session, gym_id, PHONE, "whatsapp", now + timedelta(days=2))
+        later, _ = await receive(
+            session, gym_id, PHONE, _record("SM" + "e" * 32), now + timedelta(days=2)
+        )
         assert not later.silenced
         count = await session.scalar(
             select(func.count())
@@ -152,6 +148,9 @@ async def test_a_turn_is_stored_and_read_back(db: async_sessionmaker[AsyncSessio
 async def test_a_stranger_message_records_no_event(db: async_sessionmaker[AsyncSession]) -> None:
     async with transaction(db) as session:
         gym = await make_gym(session)
-        assert await _inbound(session, gym.id, None, "SM" + "b" * 32) is not None
+        sender, inbound_id = await receive(
+            session, gym.id, PHONE, _record("SM" + "b" * 32), utcnow()
+        )
+        assert sender == Sender(None, None, False) and inbound_id is not None
         events = await session.scalar(select(func.count()).select_from(MemberEvent))
         assert events == 0
