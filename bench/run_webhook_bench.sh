@@ -3,6 +3,8 @@
 # database, migrations, the demo gym with generated members; then bench/webhook_load.py
 # against the real app and against bench/bare_app.py in its three modes (the least a webhook
 # can do here: one insert via SQLAlchemy, one via raw asyncpg, no database).
+# The app runs as deployed on PostgreSQL: with Redis (BENCH_REDIS_URL) the crons and the
+# outbox run in one `gogym worker` beside the API; without it, inside each API worker.
 # Prints one JSON line per target. Usage: bash bench/run_webhook_bench.sh [MESSAGES] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,10 @@ LOG=${TMPDIR:-/tmp}/gogym-bench-server.log
 psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB"
 export DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
 export PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
-export REDIS_URL="" SIMULATE_PROVIDERS=true
+export REDIS_URL=${BENCH_REDIS_URL-redis://127.0.0.1:6379/14} SIMULATE_PROVIDERS=true
+if [ -n "$REDIS_URL" ] && ! .venv/bin/python -c "import redis,sys; redis.Redis.from_url(sys.argv[1]).ping()" "$REDIS_URL" 2>/dev/null; then
+  REDIS_URL=""  # no Redis here: the embedded mode
+fi
 .venv/bin/gogym migrate >/dev/null
 .venv/bin/gogym seed --demo --members 300 >/dev/null
 .venv/bin/gogym nlu train >/dev/null
@@ -38,7 +43,13 @@ run() {  # run LABEL COMMAND...: serve, wait for both workers, load, stop
   kill "$server"; wait "$server" 2>/dev/null || true
 }
 
+worker=""
+if [ -n "$REDIS_URL" ]; then
+  .venv/bin/gogym worker >"${LOG%.log}-worker.log" 2>&1 &
+  worker=$!
+fi
 run "gogym:" .venv/bin/gogym serve --port "$PORT" --workers 2
+if [ -n "$worker" ]; then kill "$worker"; wait "$worker" 2>/dev/null || true; fi
 for db in sqlalchemy asyncpg none; do
   run "bare-$db:" env PYTHONPATH=. BENCH_BARE_DB=$db .venv/bin/uvicorn bench.bare_app:app \
     --port "$PORT" --workers 2 --log-level info --no-access-log
