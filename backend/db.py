@@ -103,6 +103,11 @@ async def transaction(
             await session.rollback()
             session.info.pop("after_commit", None)
             raise
+    await run_after_commit(session)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run the hooks the unit of work registered for after its commit."""
     for hook in session.info.pop("after_commit", []):
         try:
             await hook()

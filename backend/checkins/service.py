@@ -120,11 +120,7 @@ async def ensure_may_enter(
     """Raise NoAccess or AlreadyCheckedIn; return the holding that lets the member in."""
     params = {"member_id": member.id, "gym_id": member.gym_id}
     row = (await session.execute(_ENTRY, params)).first()
-    if (
-        row is None
-        or row[0].status not in ACCESS_STATUSES
-        or row[0].current_period_end <= now
-    ):
+    if row is None or row[0].status not in ACCESS_STATUSES or row[0].current_period_end <= now:
         invoices = await open_invoices(session, member.id)
         expired = row[0].current_period_end if row else None
         raise NoAccess(sum(i.amount_due_cents for i in invoices), invoices, expired)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.db import transaction
+from backend.db import run_after_commit, transaction
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,11 @@ async def _locked_transaction(
             await driver.execute("COMMIT")
         except BaseException:
             session.info.pop("after_commit", None)
-            if not driver.is_closed() and driver.is_in_transaction():
-                await driver.execute("ROLLBACK")
+            try:
+                if not driver.is_closed() and driver.is_in_transaction():
+                    await driver.execute("ROLLBACK")
+            except Exception:  # a broken connection: keep it out of the pool
+                log.exception("rollback failed; discarding the connection")
+                await conn.invalidate()
             raise
-    for hook in session.info.pop("after_commit", []):
-        try:
-            await hook()
-        except Exception:
-            log.exception("after-commit hook failed")
+    await run_after_commit(session)
