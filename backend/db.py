@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, UOWTransaction
 
 from backend.settings import Settings
 
@@ -34,6 +34,21 @@ class Base(DeclarativeBase):
 
 
 READ_ONLY_OPTION = "gogym_read_only"
+# Set in a session's info once it has written through the ORM (a flush, or any statement
+# other than a SELECT): units of work that may commit asynchronously (`durable_writes`)
+# then commit synchronously after all.
+WROTE = "gogym_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _flush_context: UOWTransaction) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:

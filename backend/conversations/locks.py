@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.db import run_after_commit, transaction
+from backend.db import WROTE, run_after_commit, transaction
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,28 @@ async def _locked_transaction(
 
     The session's connection is put in driver autocommit so SQLAlchemy issues no BEGIN or
     COMMIT of its own; the transaction is ours, opened and closed here, and everything the
-    session (and the turn's direct driver statements) runs falls inside it."""
+    session (and the turn's direct driver statements) runs falls inside it.
+
+    A turn that only logs the conversation (its message, replies and dialogue state, the
+    driver statements) commits without waiting for the WAL flush: a database crash may
+    lose the last fraction of a second of such chat, never anything else. As soon as the
+    turn writes through the session (a check-in, a payment, a consent, a new prospect…)
+    its commit waits for the flush as usual."""
     async with sessionmaker() as session:
         conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
-        await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(key)})")
+        await driver.execute(
+            f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({int(key)})"
+        )
         try:
             yield session
             await session.flush()
-            await driver.execute("COMMIT")
+            await driver.execute(
+                "SET LOCAL synchronous_commit TO on; COMMIT"
+                if session.info.get(WROTE)
+                else "COMMIT"
+            )
         except BaseException:
             session.info.pop("after_commit", None)
             try:
