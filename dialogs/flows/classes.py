@@ -416,9 +416,13 @@ async def ask_class(turn: Turn) -> str:
     return await _book_from(turn, f"{text} {said}".strip())
 
 
+# Offered a list, "gracias" or "bye" means "no, thanks".
+_DECLINING = ("deny", "thanks", "goodbye")
+
+
 async def pick(turn: Turn) -> str:
     options: list[int] = turn.slots.get("options", [])
-    if turn.intent == "deny" or _is_no(turn):
+    if turn.intent in _DECLINING or _is_no(turn):
         turn.say("class_not_booked")
         return END
     chosen = await _chosen(turn, options)
@@ -618,7 +622,7 @@ async def _propose_cancel(turn: Turn, b: MemberBooking) -> str:
 
 async def pick_cancel(turn: Turn) -> str:
     options: list[int] = turn.slots.get("cancel_options", [])
-    if turn.intent == "deny" or _is_no(turn):
+    if turn.intent in _DECLINING or _is_no(turn):
         turn.say("class_cancel_kept")
         return END
     number = _NUMBER.match(_fold(turn.message.text))

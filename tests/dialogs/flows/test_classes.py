@@ -125,6 +125,17 @@ async def test_saying_no_books_nothing_and_nonsense_gets_a_way_out(
     assert await bookings(session) == {}
 
 
+async def test_thanks_while_picking_from_the_list_books_nothing(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    cg = await class_gym(session)
+    await make_class_session(session, cg.spinning, cg.centro, tomorrow_at(18))
+    await session.commit()
+    assert "Responde con el número" in await wa.say("quiero reservar spinning mañana")
+    assert "no aparté nada" in await wa.say("gracias")
+    assert await bookings(session) == {}
+
+
 async def test_another_request_mid_booking_is_answered_not_re_asked(
     wa: WhatsApp, session: AsyncSession
 ) -> None:
