@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,9 +43,15 @@ class NluResult:
     intent: str
     confidence: float
     language: str | None
-    entities: tuple[EntitySpan, ...] = ()
+    # Entity extraction, run the first time `entities` is read: most turns (greetings,
+    # thanks, help, yes/no) never read them, and the catalog's fuzzy matching is not free.
+    extract: Callable[[], Sequence[EntitySpan]] = tuple
     candidates: tuple[tuple[str, float], ...] = field(default=())
     source: str = "model"  # model | rule | llm: who decided the intent
+
+    @cached_property
+    def entities(self) -> tuple[EntitySpan, ...]:
+        return tuple(self.extract())
 
     def entity(self, name: str) -> str | None:
         return next((e.value for e in self.entities if e.entity == name), None)
@@ -141,7 +148,7 @@ class IntentModel:
         maps location/class_name/plan to the gym's own names."""
         window = text[:MAX_PARSE_CHARS]  # analysed; the result still echoes the whole text
         now = now or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
-        entities = tuple(self.extractor.extract(window, now, catalog))
+        entities = partial(self.extractor.extract, window, now, catalog)
         language = detect_language(window)
         if CHECKIN_TEXT.search(window):
             return NluResult(text, "check_in", 1.0, language, entities, source="rule")
