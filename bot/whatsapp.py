@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.types import Message
 from twilio.twiml.messaging_response import MessagingResponse
 
 from backend.conversations.service import apply_delivery_status
@@ -28,6 +29,9 @@ CHANNEL = "whatsapp"
 # Twilio resource ids: a two-letter type prefix (SM, MM…) and 32 hex digits.
 TWILIO_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 MAX_MEDIA = 10
+# Twilio's forms are a few KB (1,600-character body, up to 10 media URLs).
+MAX_FORM_BYTES = 64 * 1024
+INBOUND_PATH = "/webhooks/twilio/whatsapp"
 URLENCODED = "application/x-www-form-urlencoded"
 Handler = Callable[[InboundMessage], Awaitable[TurnResult]]
 
@@ -35,6 +39,26 @@ Handler = Callable[[InboundMessage], Awaitable[TurnResult]]
 class BadTwilioRequest(InvalidInput):
     status_code = 400
     code = "bad_request"
+
+
+class FormTooLarge(InvalidInput):
+    status_code = 413
+    code = "payload_too_large"
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused past MAX_FORM_BYTES without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise FormTooLarge("Formulario demasiado grande.", "Form too large.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormTooLarge("Formulario demasiado grande.", "Form too large.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _public_url(settings: Settings, request: Request) -> str:
@@ -45,10 +69,15 @@ def _public_url(settings: Settings, request: Request) -> str:
 async def _form_fields(request: Request) -> dict[str, str]:
     # Twilio posts url-encoded forms: parsed directly, as Starlette would (latin-1 bytes,
     # percent-escapes as UTF-8), without the multipart machinery; anything else goes to it.
+    body = await _body(request)
     if request.headers.get("content-type", "").startswith(URLENCODED):
-        return dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))
+        return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+
+    async def replay() -> Message:  # the body already read, for the multipart parser
+        return {"type": "http.request", "body": body, "more_body": False}
+
     try:
-        form = await request.form()
+        form = await Request(request.scope, replay).form()
     except Exception as exc:  # malformed multipart or encoding
         raise BadTwilioRequest("Formulario inválido.", "Malformed form body.") from exc
     return {k: v for k, v in form.items() if isinstance(v, str)}
@@ -114,12 +143,12 @@ def twiml(result: TurnResult) -> Response:
     return Response(str(response), media_type="application/xml")
 
 
-def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
-    api = APIRouter(tags=["webhooks"])
+def inbound(handler_of: Callable[[Request], Handler]) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of INBOUND_PATH, served by the app's fast lane (`GoGymApp.add_fast_route`):
+    the busiest route, it needs none of FastAPI's per-request machinery."""
 
     async def whatsapp_inbound(request: Request) -> Response:
-        """Twilio WhatsApp inbound message → TwiML answer. A plain Starlette route: the
-        busiest one, it needs none of FastAPI's per-request dependency solving."""
+        """Twilio WhatsApp inbound message → TwiML answer."""
         message = parse_inbound(await signed_form(request))
         settings: Settings = request.app.state.settings
         task = asyncio.ensure_future(handler_of(request)(message))
@@ -135,7 +164,11 @@ def router(handler_of: Callable[[Request], Handler]) -> APIRouter:
             return twiml(TurnResult(queued=True))
         return twiml(result)
 
-    api.add_route("/webhooks/twilio/whatsapp", whatsapp_inbound, methods=["POST"])
+    return whatsapp_inbound
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["webhooks"])
 
     @api.post("/webhooks/twilio/status", summary="Twilio message delivery status")
     async def whatsapp_status(

@@ -85,6 +85,10 @@ async def test_malformed_forms_get_clear_4xx(wa: WhatsApp, session: AsyncSession
         headers={"Content-Type": "multipart/form-data; boundary=x"},
     )
     assert raw.status_code in (400, 403)
+    huge = wa.form("hola", MediaUrl0="https://api.twilio.com/" + "x" * 70_000)
+    too_large = await wa.post(huge)
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["message_es"]
     assert await count(session, Message) == 0
 
 
