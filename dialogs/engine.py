@@ -138,6 +138,7 @@ class DialogueEngine:
             lang=lang,
             now=now,
             payments=self.payments,
+            snapshot=snapshot,
             slots=dict(convo.slots),
         )
         await self._dispatch(turn, silenced=sender.silenced)

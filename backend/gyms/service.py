@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.models import Plan
+from backend.db import Base
 from backend.gyms.models import Gym, Location
 
 EARTH_RADIUS_M = 6_371_000
+T = TypeVar("T")
+Loader = Callable[[AsyncSession], Awaitable[T]]
 
 
 async def gym_by_number(session: AsyncSession, number: str) -> Gym | None:
@@ -26,20 +30,42 @@ async def gym_by_number(session: AsyncSession, number: str) -> Gym | None:
 class GymSnapshot:
     gym: Gym
     locations: tuple[Location, ...]
+    # Other reference data the chat reads (settings, holidays, plans), loaded on first use
+    # and kept as long as this snapshot (`reference`).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    async def reference(self, session: AsyncSession, key: str, load: Loader[T]) -> T:
+        """`load(session)` once per snapshot. It must return plain values or rows it has
+        not changed: the rows are detached from `session` and shared by every turn of
+        the gym in this process, read-only."""
+        if key not in self.memo:
+            value = await load(session)
+            for row in _rows(value):
+                session.expunge(row)
+            self.memo[key] = value
+        return cast(T, self.memo[key])
+
+
+def _rows(value: object) -> list[Base]:
+    """The ORM rows in a value: itself, or in a list/tuple of rows or of tuples of them."""
+    items = value if isinstance(value, list | tuple) else [value]
+    parts = [p for item in items for p in (item if isinstance(item, tuple) else (item,))]
+    return [p for p in parts if isinstance(p, Base)]
 
 
 class GymDirectory:
     """Gyms and their locations by WhatsApp number, cached per process: read on every
-    inbound message, changed rarely. A change (e.g. closing enrollment) is seen within
-    `ttl` seconds. The cached rows are detached, read-only snapshots."""
+    inbound message, changed rarely. A change (e.g. closing enrollment, a new holiday or
+    price) is seen within `ttl` seconds. The cached rows are detached, read-only."""
 
-    def __init__(self, ttl: float = 30.0) -> None:
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self._clock = clock
         self._cache: dict[str, tuple[float, GymSnapshot | None]] = {}
 
     async def by_number(self, session: AsyncSession, number: str) -> GymSnapshot | None:
         hit = self._cache.get(number)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+        if hit is not None and self._clock() - hit[0] < self.ttl:
             return hit[1]
         snapshot = None
         gym = await gym_by_number(session, number)
@@ -48,7 +74,7 @@ class GymDirectory:
             for row in (gym, *locations):
                 session.expunge(row)
             snapshot = GymSnapshot(gym, locations)
-        self._cache[number] = (time.monotonic(), snapshot)
+        self._cache[number] = (self._clock(), snapshot)
         return snapshot
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.billing.models import Plan
 from backend.billing.service import covered_location_ids
 from backend.gyms.service import public_plans
 from dialogs import format as fmt
@@ -58,14 +61,22 @@ def _intent_label(turn: Turn, intent: str) -> str:
 
 
 async def plan_lines(turn: Turn) -> str:
-    plans = await public_plans(turn.session, turn.gym.id)
+    gym_id = turn.gym.id
+
+    async def load(session: AsyncSession) -> list[tuple[Plan, tuple[int, ...]]]:
+        plans = await public_plans(session, gym_id)
+        return [
+            (p, () if p.all_locations else tuple(await covered_location_ids(session, p.id)))
+            for p in plans
+        ]
+
     locations = {loc.id: loc.name for loc in turn.locations}
     lines = []
-    for plan in plans:
+    for plan, covered in await turn.reference("public_plans", load):
         where = ""
         if not plan.all_locations:
-            covered = await _covered_names(turn, plan.id, locations)
-            where = turn.text("plan_only_at", locations=covered)
+            names = [locations[i] for i in covered if i in locations]
+            where = turn.text("plan_only_at", locations=fmt.join_list(names, turn.text("and")))
         lines.append(
             turn.text(
                 "plan_line",
@@ -76,11 +87,6 @@ async def plan_lines(turn: Turn) -> str:
             )
         )
     return "\n".join(lines)
-
-
-async def _covered_names(turn: Turn, plan_id: int, names: dict[int, str]) -> str:
-    ids = await covered_location_ids(turn.session, plan_id)
-    return fmt.join_list([names[i] for i in ids if i in names], turn.text("and"))
 
 
 async def plan_info(turn: Turn) -> str:

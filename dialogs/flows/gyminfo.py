@@ -16,10 +16,8 @@ from backend.gyms.models import Location
 from backend.selfservice.models import GymHoliday
 from backend.selfservice.service import (
     amenities_at,
-    holidays_between,
     hours_on,
     is_open,
-    settings_of,
 )
 from dialogs import format as fmt
 from dialogs.flows.answers import fold
@@ -134,8 +132,8 @@ async def gym_info(turn: Turn) -> str:
     when = resolve_when(text, _local(turn))
     asked_day = when.date if when is not None else None
     end = max(today + HOLIDAY_LOOKAHEAD, asked_day or today)
-    holidays = await holidays_between(turn.session, turn.gym.id, today, end)
-    settings = await settings_of(turn.session, turn.gym.id)
+    holidays = await turn.holidays(today, end)
+    settings = await turn.gym_settings()
 
     asked_amenity = next(
         (AMENITY_WORDS[w] for w in re.findall(r"[a-zñ]+", folded) if w in AMENITY_WORDS), None

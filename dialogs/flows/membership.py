@@ -32,7 +32,7 @@ from backend.selfservice.membership import (
     grant_discount,
     record_cancel_feedback,
 )
-from backend.selfservice.service import CANCEL_REASONS, RetentionOffer, settings_of
+from backend.selfservice.service import CANCEL_REASONS, RetentionOffer
 from dialogs import format as fmt
 from dialogs.flows.answers import fold, is_no, is_yes, number, retry, words
 from dialogs.flows.common import plan_lines
@@ -622,7 +622,7 @@ async def _offer(turn: Turn, reason: str) -> str:
     sub = await _cancellable(turn)
     if sub is None:
         return END
-    settings = await settings_of(turn.session, turn.gym.id)
+    settings = await turn.gym_settings()
     offer = settings.retention_offers.get(reason)
     holding = await _own_holding(turn)
     assert holding is not None

@@ -21,7 +21,7 @@ from backend.privacy.service import (
     start_deletion,
     verify_deletion,
 )
-from backend.selfservice.service import holidays_between, is_open, next_opening, settings_of
+from backend.selfservice.service import is_open, next_opening
 from dialogs import format as fmt
 from dialogs.flows.answers import fold, is_no, number, retry, words
 from dialogs.flows.membership import KEEP, has_pending_cancel, says_regret
@@ -138,14 +138,12 @@ async def handoff_start(turn: Turn) -> str:
         (loc for loc in turn.locations if loc.id == turn.member.home_location_id),
         turn.locations[0] if turn.locations else None,
     )
-    settings = await settings_of(turn.session, turn.gym.id)
+    settings = await turn.gym_settings()
     local = turn.now.astimezone(ZoneInfo(turn.gym.timezone))
     if location is None:
         turn.say("handoff_closed_now", when=turn.text("handoff_soon"))
         return END
-    holidays = await holidays_between(
-        turn.session, turn.gym.id, local.date(), local.date() + timedelta(days=8)
-    )
+    holidays = await turn.holidays(local.date(), local.date() + timedelta(days=8))
     if is_open(location, local, holidays):
         reply = turn.text(
             "handoff_open_now", location=location.name, minutes=settings.handoff_reply_minutes
@@ -220,7 +218,7 @@ async def privacy_pick(turn: Turn) -> str:
 
 
 async def _notice(turn: Turn) -> str:
-    settings = await settings_of(turn.session, turn.gym.id)
+    settings = await turn.gym_settings()
     if settings.privacy_notice_url:
         turn.say("privacy_notice", url=settings.privacy_notice_url)
     else:
