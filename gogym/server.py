@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -141,6 +142,11 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         app.state.background = set()
         app.state.simulator = simulator
         app.state.rate_limiter = build_rate_limiter(settings)
+        # Everything loaded so far (the NLU model's vocabularies, mappers) lives as long as
+        # the process: frozen, the collector no longer walks it. A full collection of it
+        # takes ~180 ms here, a pause for every request in flight.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

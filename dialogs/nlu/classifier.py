@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from dialogs.nlu.data import EntitySpan, TrainingData, load_training_data
-from dialogs.nlu.entities import CHECKIN_TEXT, EntityExtractor
+from dialogs.nlu.entities import CHECKIN_ENTITIES, CHECKIN_TEXT, EntityExtractor, checkin_spans
 from dialogs.nlu.language import detect_language
 from dialogs.nlu.normalize import normalize
 
@@ -54,7 +54,14 @@ class NluResult:
         return tuple(self.extract())
 
     def entity(self, name: str) -> str | None:
-        return next((e.value for e in self.entities if e.entity == name), None)
+        # Check-in spans come first in any extraction: found alone, they are the same,
+        # and a check-in (the commonest message) needs nothing else.
+        spans = (
+            checkin_spans(self.text[:MAX_PARSE_CHARS])
+            if name in CHECKIN_ENTITIES
+            else self.entities
+        )
+        return next((e.value for e in spans if e.entity == name), None)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -33,6 +33,21 @@ CATALOG_ENTITIES = ("location", "class_name", "plan")
 CATALOG_WINDOW_CHARS = 300
 
 
+CHECKIN_ENTITIES = frozenset({"checkin_location", "checkin_code"})
+
+
+def checkin_spans(text: str) -> list[EntitySpan]:
+    """The front desk's check-in text, the first thing extracted (no other entity can
+    overlap it away): the location's slug and the code."""
+    m = CHECKIN_TEXT.search(text)
+    if not m:
+        return []
+    return [
+        EntitySpan("checkin_location", m["location"].lower(), *m.span("location")),
+        EntitySpan("checkin_code", m["code"], *m.span("code")),
+    ]
+
+
 def when_value(when: When) -> str:
     """ISO 8601: a date, or a local date and time when one was said."""
     if when.time is None:
@@ -63,11 +78,7 @@ class EntityExtractor:
     ) -> list[EntitySpan]:
         """Entities in `text`; date/time needs `now` (aware, in the gym's zone); `catalog`
         maps location/class_name/plan to the gym's own names."""
-        found: list[EntitySpan] = []
-        m = CHECKIN_TEXT.search(text)
-        if m:
-            found.append(EntitySpan("checkin_location", m["location"].lower(), *m.span("location")))
-            found.append(EntitySpan("checkin_code", m["code"], *m.span("code")))
+        found = checkin_spans(text)
         for name, pattern in self._regexes:
             for rm in pattern.finditer(text):
                 if not any(s.start <= rm.start() < s.end for s in found):

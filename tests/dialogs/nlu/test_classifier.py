@@ -35,6 +35,17 @@ def test_checkin_text_inside_a_longer_message(nlu_model: IntentModel) -> None:
     assert (code.value, text[code.start : code.end]) == ("004821", "004821")
 
 
+def test_entities_are_extracted_only_when_read(nlu_model: IntentModel) -> None:
+    result = nlu_model.parse("CHECKIN NORTE 004821 el jueves en tarjeta")
+    # The check-in spans need no full extraction, and agree with it.
+    assert (result.entity("checkin_location"), result.entity("checkin_code")) == ("norte", "004821")
+    assert "entities" not in vars(result)
+    assert result.entity("payment_method") == "card"
+    assert "entities" in vars(result)
+    full = {e.entity: e.value for e in result.entities}
+    assert (full["checkin_location"], full["checkin_code"]) == ("norte", "004821")
+
+
 def test_a_code_of_the_wrong_length_is_not_a_checkin_code(nlu_model: IntentModel) -> None:
     result = nlu_model.parse("CHECKIN CENTRO 12345")
     assert result.entity("checkin_code") is None
