@@ -38,6 +38,8 @@ READ_ONLY_OPTION = "gogym_read_only"
 # other than a SELECT): units of work that may commit asynchronously (`durable_writes`)
 # then commit synchronously after all.
 WROTE = "gogym_wrote"
+# Where a unit of work that runs its own transaction on the driver connection leaves it.
+DRIVER = "gogym_driver"
 
 
 @event.listens_for(Session, "after_flush")

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.db import WROTE, run_after_commit, transaction
+from backend.db import DRIVER, WROTE, run_after_commit, transaction
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ async def _locked_transaction(
         conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
+        session.info[DRIVER] = driver
         await driver.execute(
             f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({int(key)})"
         )

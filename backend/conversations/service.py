@@ -17,6 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from backend.conversations.locks import lock_key
 from backend.conversations.models import Conversation, DeliveryStatus, Message
+from backend.db import DRIVER
 from backend.handoff.models import HandoffTicket
 from backend.members.models import Member
 from backend.members.service import record_event
@@ -186,8 +187,10 @@ async def _driver(session: AsyncSession) -> Any:
 
     A turn's fixed statements skip SQLAlchemy's per-statement work (most of a turn's CPU
     otherwise) but stay in the session's transaction, which must have begun already."""
-    conn = await session.connection()
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = session.info.get(DRIVER)  # set by the turn's lock (`ConversationLocks.turn`)
+    if driver is None:
+        conn = await session.connection()
+        driver = (await conn.get_raw_connection()).driver_connection
     if driver is None or not driver.is_in_transaction():
         raise RuntimeError("the turn's transaction has not begun")
     return driver
