@@ -80,8 +80,10 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
 
         return engine
     if "poolclass" not in kwargs:
+        # Connections kept open: at least the turns a worker runs at once, or every burst
+        # opens (and then closes) fresh ones; a burst beyond may open half as many more.
         kwargs.setdefault("pool_size", settings.db_pool_size)
-        kwargs.setdefault("max_overflow", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", settings.db_pool_size // 2)
     return create_async_engine(url, **kwargs)
 
 

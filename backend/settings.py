@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     inline_reply_seconds: float = 8.0
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 6
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     # Approved WhatsApp templates (Content SIDs) for proactive notices that may reach a
     # member outside the 24-hour window: {"payment_reminder": "HX…", "access_suspended": "HX…",

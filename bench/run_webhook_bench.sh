@@ -16,7 +16,16 @@ ADMIN=${BENCH_PG_ADMIN:-postgresql://postgres@127.0.0.1:5432/postgres}
 LOG=${TMPDIR:-/tmp}/gogym-bench-server.log
 
 psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB"
-export DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
+# PostgreSQL on this machine: through its Unix socket when there is one (as a same-host
+# deployment would connect), else TCP. BENCH_PG_SOCKET=tcp forces TCP on 127.0.0.1:5432.
+SOCKET_DIR=${BENCH_PG_SOCKET:-/var/run/postgresql}
+if [ "$SOCKET_DIR" != tcp ] && [ -S "$SOCKET_DIR/.s.PGSQL.5432" ]; then
+  export DATABASE_URL="postgresql+asyncpg://postgres@/$DB?host=$SOCKET_DIR"
+  echo "database: unix socket in $SOCKET_DIR" >&2
+else
+  export DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
+  echo "database: tcp 127.0.0.1:5432" >&2
+fi
 export PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
 export REDIS_URL=${BENCH_REDIS_URL-redis://127.0.0.1:6379/14} SIMULATE_PROVIDERS=true
 if [ -n "$REDIS_URL" ] && ! .venv/bin/python -c "import redis,sys; redis.Redis.from_url(sys.argv[1]).ping()" "$REDIS_URL" 2>/dev/null; then
