@@ -190,9 +190,10 @@ class DialogueEngine:
         convo, msg = turn.conversation, turn.message
         if convo.flow and convo.expires_at and convo.expires_at <= turn.now:
             convo.flow, convo.state, turn.slots = None, None, {}
-        if normalize(msg.text) in CONSENT_WORDS:
+        word = normalize(msg.text)
+        if word in CONSENT_WORDS:
             convo.flow, convo.state, turn.slots = None, None, {}
-        if normalize(msg.text) in ESCAPE_WORDS:
+        if word in ESCAPE_WORDS:
             convo.flow, convo.state, turn.slots = None, None, {}
             _move(turn, INTENT_FLOWS["help"], await INTENT_FLOWS["help"].start(turn))
             return
