@@ -42,6 +42,7 @@ from dialogs.flows.onboarding import ONBOARDING, PROSPECT_GREET
 from dialogs.messages import InboundMessage, OutboundMessage, TurnResult
 from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import IntentModel, NluResult
+from dialogs.nlu.language import clear_language
 from dialogs.nlu.normalize import normalize
 from dialogs.turn import END, PASS, Flow, Turn
 
@@ -110,12 +111,13 @@ class DialogueEngine:
             assert stored is not None
             return await _stored_result(session, stored)
         # One or two words ("STOP", "ok", "gracias") say little about the language: a known
-        # member keeps theirs; longer messages decide (and switch the member's locale below).
-        long_enough = len(msg.text.split()) >= LANGUAGE_SWITCH_WORDS
-        if member is not None and not long_enough:
-            lang = member.locale
+        # member keeps theirs unless they leave no doubt ("ya llegué"); longer messages
+        # decide. What is said switches the member's locale (below).
+        if len(msg.text.split()) >= LANGUAGE_SWITCH_WORDS or member is None:
+            said = nlu.language
         else:
-            lang = nlu.language or (member.locale if member else "es")
+            said = clear_language(msg.text)
+        lang = said or (member.locale if member else "es")
         if member is None:
             if not gym.enrollment_open:
                 return self._closed_enrollment(session, gym, msg, lang, now, inbound_id)
@@ -123,8 +125,8 @@ class DialogueEngine:
             await attach_member(session, inbound_id, member.id)
             event = {"intent": nlu.intent, "channel": msg.channel}
             await record_event(session, gym.id, member.id, "message_in", event, now)
-        elif nlu.language and nlu.language != member.locale and long_enough:
-            member.locale = nlu.language
+        elif said and said != member.locale:
+            member.locale = said
         convo = sender.conversation or ConversationState()
         turn = Turn(
             session=session,

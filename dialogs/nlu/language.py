@@ -86,12 +86,31 @@ _ES_MARKS = re.compile(r"[ñáéíóúü¿¡]", re.I)
 _EN_MARKS = re.compile(r"\b\w+'(?:s|t|m|re|ll|ve|d)\b", re.I)
 
 
-def detect_language(text: str) -> str | None:
-    """ "es", "en", or None when there is no signal either way."""
+# How far ahead one language must be for a one- or two-word message to decide: "ya llegué",
+# "buenos días" and "I'm here" do; "gracias", "sí", "thanks" and "ok" do not.
+CLEAR_MARGIN = 3.0
+
+
+def _scores(text: str) -> tuple[float, float]:
     sample = text[:1000]
     words = normalize(sample).split()
     es = sum(w in _ES for w in words) + 1.5 * len(_ES_MARKS.findall(sample))
     en = sum(w in _EN for w in words) + 1.5 * len(_EN_MARKS.findall(sample))
+    return es, en
+
+
+def detect_language(text: str) -> str | None:
+    """ "es", "en", or None when there is no signal either way."""
+    es, en = _scores(text)
     if es == en:
+        return None
+    return "es" if es > en else "en"
+
+
+def clear_language(text: str) -> str | None:
+    """The language only when the evidence leaves no doubt (see CLEAR_MARGIN), else None:
+    for short messages, where one word says little ("gracias" from an English speaker)."""
+    es, en = _scores(text)
+    if abs(es - en) < CLEAR_MARGIN:
         return None
     return "es" if es > en else "en"

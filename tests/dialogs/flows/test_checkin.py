@@ -170,6 +170,21 @@ async def test_english_member_gets_english(wa: WhatsApp, session: AsyncSession) 
     assert "scan the QR" in reply
 
 
+async def test_short_messages_switch_language_only_when_clear(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    gym, _centro, _, premium, _ = await standard_gym(session)
+    ana = await make_member(session, gym, locale="en")
+    await make_subscription(session, ana, premium)
+    await session.commit()
+    assert "welcome" in await wa.say("gracias")  # one word: she keeps English
+    assert "escanea el QR" in await wa.say("ya llegué")  # unmistakably Spanish
+    assert "De nada" in await wa.say("thanks")  # and Spanish is hers now
+    await session.refresh(ana)
+    assert ana.locale == "es"
+    assert "scan the QR" in await wa.say("I'm here")
+
+
 async def test_plain_ya_llegue_is_refused_up_front_when_owing_or_already_in(
     wa: WhatsApp, session: AsyncSession
 ) -> None:
