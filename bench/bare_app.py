@@ -75,3 +75,15 @@ async def inbound(request: Request) -> Response:
         async with state["pool"].acquire() as conn, conn.transaction():
             await conn.execute(RAW_INSERT, sid, sender, body)
     return Response("<Response/>", media_type="application/xml")
+
+
+if __name__ == "__main__":  # served as `gogym serve --workers N` serves: one socket each
+    import sys
+
+    import uvicorn
+
+    from gogym.serving import serve_workers
+
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    config = uvicorn.Config("bench.bare_app:app", port=port, log_level="info", access_log=False)
+    sys.exit(serve_workers(config, workers))

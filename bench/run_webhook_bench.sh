@@ -34,6 +34,9 @@ fi
 .venv/bin/gogym migrate >/dev/null
 .venv/bin/gogym seed --demo --members 300 >/dev/null
 .venv/bin/gogym nlu train >/dev/null
+# A live database has its planner statistics; a fresh seed gets them from autovacuum only
+# later, in the middle of the run.
+psql "${ADMIN%/*}/$DB" -qc "VACUUM ANALYZE"
 
 run() {  # run LABEL COMMAND...: serve, wait for both workers, load, stop
   local label=$1; shift
@@ -60,6 +63,5 @@ fi
 run "gogym:" .venv/bin/gogym serve --port "$PORT" --workers 2
 if [ -n "$worker" ]; then kill "$worker"; wait "$worker" 2>/dev/null || true; fi
 for db in sqlalchemy asyncpg none; do
-  run "bare-$db:" env PYTHONPATH=. BENCH_BARE_DB=$db .venv/bin/uvicorn bench.bare_app:app \
-    --port "$PORT" --workers 2 --log-level info --no-access-log
+  run "bare-$db:" env PYTHONPATH=. BENCH_BARE_DB=$db .venv/bin/python -m bench.bare_app "$PORT" 2
 done

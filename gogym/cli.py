@@ -9,6 +9,7 @@ import shutil
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -26,6 +27,7 @@ from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import load_or_train, train_and_save
 from dialogs.nlu.evaluate import cross_validate, write_confusion_png
 from gogym.chat import ChatClient, run_console
+from gogym.serving import reuse_port_available, serve_workers
 from workers.settings import WorkerSettings
 
 app = typer.Typer(
@@ -43,15 +45,10 @@ def serve(
     host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False
 ) -> None:
     """Run the API (webhooks included)."""
-    uvicorn.run(
-        "gogym.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
+    if workers > 1 and not reload and reuse_port_available():
+        raise typer.Exit(serve_workers(uvicorn.Config("gogym.asgi:app", **options), workers))
+    uvicorn.run("gogym.asgi:app", workers=workers, reload=reload, **options)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from typing import Any
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.orm import configure_mappers
 
 from backend.app import create_app
 from backend.auth import endpoints as auth_endpoints
@@ -142,6 +143,8 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         app.state.background = set()
         app.state.simulator = simulator
         app.state.rate_limiter = build_rate_limiter(settings)
+        # Mappers are otherwise configured by the first query, inside a member's turn.
+        configure_mappers()
         # Everything loaded so far (the NLU model's vocabularies, mappers) lives as long as
         # the process: frozen, the collector no longer walks it. A full collection of it
         # takes ~180 ms here, a pause for every request in flight.
