@@ -19,6 +19,7 @@ _NO = frozenset(
     {
         "no", "nel", "nop", "nope", "mejor no", "no gracias", "no, gracias", "nah", "negativo",
         "para nada", "no quiero", "no thanks", "cancel that", "olvidalo", "dejalo asi",
+        "incorrecto",
     }
 )  # fmt: skip
 _NUMBER = re.compile(r"^\s*(?:la\s+|el\s+|opcion\s+|option\s+|#)?(\d{1,2})\s*[.)]?\s*$")
@@ -28,8 +29,13 @@ def fold(text: str) -> str:
     return strip_accents(text.lower()).strip()
 
 
+# "va, gracias" answers a question with "va"; "gracias" alone answers nothing.
+_THANKS_AFTER = re.compile(r"[\s,.!]+(?:muchas |mil )?(?:gracias|thanks|thank you)$")
+
+
 def _bare(turn: Turn) -> str:
-    return re.sub(r"\s+", " ", fold(turn.message.text).strip(" .!¡?¿👍🙂"))
+    text = re.sub(r"\s+", " ", fold(turn.message.text).strip(" .!¡?¿👍🙂"))
+    return _THANKS_AFTER.sub("", text)
 
 
 def is_yes(turn: Turn) -> bool:

@@ -26,6 +26,7 @@ from backend.cfdi.receptor import FiscalData, member_profile, save_member_profil
 from backend.cfdi.service import nominative_request
 from backend.payments.models import Payment
 from dialogs import format as fmt
+from dialogs.flows.answers import is_no, is_yes
 from dialogs.nlu.normalize import strip_accents
 from dialogs.turn import END, PASS, Flow, Turn
 
@@ -34,10 +35,6 @@ _CHANGE = re.compile(
 )
 _DATA = re.compile(r"\b(datos?|rfc|fiscal\w*|razon social|regimen|codigo postal|cp|tax|details)\b")
 _NUMBER = re.compile(r"^\s*(?:opcion\s+|la\s+|el\s+|#)?(\d{1,3})\s*[.)]?\s*$")
-_YES = frozenset(
-    {"si", "yes", "va", "sale", "ok", "dale", "claro", "correcto", "confirmo", "simon"}
-)
-_NO = frozenset({"no", "nel", "nop", "nope", "mejor no", "incorrecto"})
 MAX_TRIES = 3
 
 
@@ -194,11 +191,10 @@ def _confirm(turn: Turn) -> str:
 
 
 async def confirm_state(turn: Turn) -> str:
-    answer = _fold(turn.message.text)
-    if turn.intent == "deny" or answer in _NO:
+    if is_no(turn):
         turn.say("cfdi_not_saved")
         return END
-    if turn.intent != "affirm" and answer not in _YES:
+    if not is_yes(turn):
         return await _retry(turn, "cfdi_confirm_again")
     s = turn.slots
     data = FiscalData(s["rfc"], s["name"], s["regimen"], s["cp"], s["uso"])

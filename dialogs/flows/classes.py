@@ -35,6 +35,7 @@ from backend.classes.service import (
 from backend.errors import DomainError
 from backend.gyms.models import Location
 from dialogs import format as fmt
+from dialogs.flows.answers import is_no, is_yes
 from dialogs.nlu.dates import When, resolve_when
 from dialogs.nlu.normalize import strip_accents
 from dialogs.turn import END, PASS, Flow, Turn
@@ -422,12 +423,13 @@ _DECLINING = ("deny", "thanks", "goodbye")
 
 async def pick(turn: Turn) -> str:
     options: list[int] = turn.slots.get("options", [])
-    if turn.intent in _DECLINING or _is_no(turn):
+    # One option offered: "va, gracias" takes it, though it reads as thanks.
+    chosen = options[0] if len(options) == 1 and is_yes(turn) else None
+    if chosen is None and (turn.intent in _DECLINING or is_no(turn)):
         turn.say("class_not_booked")
         return END
-    chosen = await _chosen(turn, options)
-    if chosen is None and len(options) == 1 and (turn.intent == "affirm" or _is_yes(turn)):
-        chosen = options[0]
+    if chosen is None:
+        chosen = await _chosen(turn, options)
     if chosen is None:
         if turn.intent in ("book_class", "class_schedule") and len(_words(turn.message.text)) > 2:
             return PASS  # a new request: start over with it
@@ -528,10 +530,10 @@ async def confirm_waitlist(turn: Turn) -> str:
 
 
 async def _confirm(turn: Turn, *, waitlist: bool) -> str:
-    if turn.intent in ("deny", "cancel_membership") or _is_no(turn):
+    if turn.intent == "cancel_membership" or is_no(turn):
         turn.say("class_not_booked")
         return END
-    if turn.intent != "affirm" and not _is_yes(turn):
+    if not is_yes(turn):
         if turn.intent in ("book_class", "class_schedule") and len(_words(turn.message.text)) > 1:
             return PASS
         return await _retry(turn, "class_confirm_again")
@@ -622,7 +624,7 @@ async def _propose_cancel(turn: Turn, b: MemberBooking) -> str:
 
 async def pick_cancel(turn: Turn) -> str:
     options: list[int] = turn.slots.get("cancel_options", [])
-    if turn.intent in _DECLINING or _is_no(turn):
+    if turn.intent in _DECLINING or is_no(turn):
         turn.say("class_cancel_kept")
         return END
     number = _NUMBER.match(_fold(turn.message.text))
@@ -640,10 +642,10 @@ async def pick_cancel(turn: Turn) -> str:
 
 
 async def confirm_cancel(turn: Turn) -> str:
-    if turn.intent == "deny" or _is_no(turn):
+    if is_no(turn):
         turn.say("class_cancel_kept")
         return END
-    if turn.intent not in ("affirm", "cancel_membership") and not _is_yes(turn):
+    if turn.intent != "cancel_membership" and not is_yes(turn):
         return await _retry(turn, "class_confirm_again")
     try:
         outcome = await cancel_booking(
@@ -683,17 +685,6 @@ async def _place(turn: Turn, location_id: int) -> Location:
 
 
 # --- small helpers -------------------------------------------------------------------------
-
-_YES = frozenset({"si", "sí", "yes", "va", "sale", "ok", "dale", "claro", "confirmo", "simon"})
-_NO = frozenset({"no", "nel", "nop", "nope", "mejor no"})
-
-
-def _is_yes(turn: Turn) -> bool:
-    return _fold(turn.message.text).strip(" .!¡") in _YES
-
-
-def _is_no(turn: Turn) -> bool:
-    return _fold(turn.message.text).strip(" .!¡") in _NO
 
 
 async def _retry(turn: Turn, key: str, **values: object) -> str:

@@ -108,6 +108,18 @@ async def test_book_in_plain_words_with_confirmation(wa: WhatsApp, session: Asyn
     assert "Ya tienes lugar" in reply
 
 
+async def test_a_yes_with_thanks_books_and_a_no_with_thanks_does_not(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    await class_gym(session)
+    await wa.say("resérvame spinning mañana a las 7")
+    assert "no aparté nada" in await wa.say("no, muchas gracias")
+    assert await bookings(session) == {}
+    await wa.say("resérvame spinning mañana a las 7")
+    assert "¡Listo!" in await wa.say("va, gracias!")  # alone, it reads as thanks
+    assert list((await bookings(session)).values()) == ["booked"]
+
+
 async def test_saying_no_books_nothing_and_nonsense_gets_a_way_out(
     wa: WhatsApp, session: AsyncSession
 ) -> None:
