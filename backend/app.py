@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -88,10 +89,13 @@ class GoGymApp(FastAPI):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fast_routes: dict[tuple[str, str], Endpoint] = {}
 
-    def add_fast_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
-        """A plain route, answered from the entry point for `methods` (the router still
-        has it: other methods get its 405)."""
-        self.add_route(path, endpoint, methods=list(methods))
+    def add_fast_route(
+        self, path: str, endpoint: Endpoint, methods: Sequence[str], **doc: Any
+    ) -> None:
+        """A route answered from the entry point for `methods`. The router has it too, for
+        the OpenAPI schema (`doc`: summary, tags, openapi_extra…) and so that other methods
+        get its 405; the endpoint takes the Request and parses it itself."""
+        self.add_api_route(path, endpoint, methods=list(methods), **doc)
         for method in methods:
             self.fast_routes[(method.upper(), path)] = endpoint
 

@@ -201,5 +201,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
         routers.append(sim)
     app = create_app(routers, lifespan)
     # The hot path, a member's message, skips FastAPI's middleware and router altogether.
-    app.add_fast_route(whatsapp.INBOUND_PATH, whatsapp.inbound(dialogue_of), methods=["POST"])
+    app.add_fast_route(
+        whatsapp.INBOUND_PATH, whatsapp.inbound(dialogue_of), ["POST"], **whatsapp.INBOUND_DOC
+    )
     return app

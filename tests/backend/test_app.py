@@ -19,7 +19,7 @@ def _app() -> httpx.AsyncClient:
         return Response(f"ok {request.app.title}")
 
     app = create_app([])
-    app.add_fast_route("/hook", hook, methods=["POST"])
+    app.add_fast_route("/hook", hook, methods=["POST"], summary="A hook", tags=["hooks"])
     assert set(app.fast_routes) == {("POST", "/hook")}
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
@@ -48,3 +48,10 @@ async def test_other_methods_and_paths_still_go_through_the_router() -> None:
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
     assert health.json() == {"status": "ok"}
+
+
+async def test_fast_route_is_documented_in_the_schema() -> None:
+    async with _app() as client:
+        spec = (await client.get("/openapi.json")).json()
+    assert spec["paths"]["/hook"]["post"]["summary"] == "A hook"
+    assert spec["paths"]["/hook"]["post"]["tags"] == ["hooks"]

@@ -10,7 +10,7 @@ from backend.conversations.models import Message
 from backend.integrations.twilio import TwilioSignature
 from backend.members.models import Member
 from tests.factories import make_member, make_subscription, standard_gym
-from tests.whatsapp import STATUS_PATH, WhatsApp, new_sid, recorded
+from tests.whatsapp import INBOUND_PATH, STATUS_PATH, WhatsApp, new_sid, recorded
 
 
 async def count(session: AsyncSession, model: type) -> int:
@@ -147,3 +147,14 @@ async def test_nul_bytes_are_dropped_not_a_500(wa: WhatsApp, session: AsyncSessi
     assert "Ana" in await wa.say("ho\x00la", ProfileName="A\x00na")
     stored = await session.scalar(select(Message).where(Message.direction == "in"))
     assert stored is not None and stored.body == "hola"
+
+
+async def test_the_webhook_is_in_the_openapi_schema_with_twilios_fields(wa: WhatsApp) -> None:
+    spec = (await wa.client.get("/openapi.json")).json()
+    post = spec["paths"][INBOUND_PATH]["post"]
+    form = post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert set(form["required"]) == {"MessageSid", "From", "To"}
+    fields = {"Body", "WaId", "ProfileName", "NumMedia", "MediaUrl0", "Latitude", "Longitude"}
+    assert fields <= set(form["properties"])
+    assert {"200", "400", "403", "413"} <= set(post["responses"])
+    assert (await wa.client.get(INBOUND_PATH)).status_code == 405  # only POST is served
