@@ -36,6 +36,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "⏰ Recordatorio: tu clase de *{cls}* es hoy a las {time} en {location}"
             "{instructor}. ¡Te esperamos! Si no puedes ir, escribe *cancelar clase*."
         ),
+        "class_reminder_tomorrow": (
+            "⏰ Recordatorio: tu clase de *{cls}* es mañana a las {time} en {location}"
+            "{instructor}. ¡Te esperamos! Si no puedes ir, escribe *cancelar clase*."
+        ),
         "class_session_canceled": (
             "😕 Se canceló la clase de *{cls}* del {when} en {location}{reason}.{credit} "
             "Perdón por el cambio; escribe *clases* para ver otros horarios."
@@ -62,6 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "class_reminder": (
             "⏰ Reminder: your *{cls}* class is today at {time} at {location}{instructor}. "
+            "See you there! If you can't make it, write *cancel class*."
+        ),
+        "class_reminder_tomorrow": (
+            "⏰ Reminder: your *{cls}* class is tomorrow at {time} at {location}{instructor}. "
             "See you there! If you can't make it, write *cancel class*."
         ),
         "class_session_canceled": (

@@ -170,8 +170,9 @@ class ClassSettingsIn(_Input):
     checkin_early_minutes: int = Field(default=60, ge=0, le=240)
     templates: dict[str, str] = Field(
         default_factory=dict,
-        description="Approved WhatsApp template SIDs by kind: class_reminder, class_promoted,"
-        " class_moved, class_session_canceled.",
+        description="Approved WhatsApp template SIDs by kind: class_reminder,"
+        " class_reminder_tomorrow (sent the evening before when the reminder would fall in"
+        " quiet hours), class_promoted, class_moved, class_session_canceled.",
     )
 
 

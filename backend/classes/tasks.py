@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.policy import policy_of
 from backend.checkins.models import CheckIn
 from backend.classes import messages
 from backend.classes.models import ClassBooking, ClassSession, ClassType
@@ -18,18 +19,33 @@ from backend.classes.service import ClassRules, class_rules
 from backend.gyms.models import Gym, Location
 from backend.members.models import Member
 from backend.members.service import audit, record_event
+from backend.messaging.notify import quiet_since
 
-# Reminders look this far ahead at most; each gym's own lead time is applied after.
-MAX_REMINDER_LEAD = timedelta(hours=24)
+# Reminders look this far ahead at most (a lead of up to a day, moved before the night's
+# quiet hours); each gym's own lead time is applied after.
+MAX_REMINDER_LEAD = timedelta(hours=48)
+# A reminder due inside the gym's quiet hours (an early class) goes out this long before
+# they begin, the evening before, instead of waking the member up.
+BEFORE_QUIET = timedelta(minutes=30)
 # Attendance of sessions older than this is left alone (the job was down for long).
 ATTENDANCE_LOOKBACK = timedelta(days=7)
 
 __all__ = ["materialize_all", "record_no_shows", "send_class_reminders"]
 
 
+def reminder_due(starts_at: datetime, lead: timedelta, gym: Gym) -> datetime:
+    """`lead` before the class; when that falls in the gym's quiet hours (a 6 a.m. class),
+    the evening before they begin."""
+    due = starts_at - lead
+    policy = policy_of(gym.billing_settings)
+    tz = ZoneInfo(gym.timezone)
+    began = quiet_since(due, tz, policy.quiet_start_hour, policy.quiet_end_hour)
+    return due if began is None else began - BEFORE_QUIET
+
+
 async def send_class_reminders(session: AsyncSession, now: datetime) -> int:
-    """Queue one reminder per booked seat whose class starts within the gym's reminder
-    lead time (2 hours by default). A seat taken inside that window gets none: the
+    """Queue one reminder per booked seat when it is due (`reminder_due`: the gym's lead
+    time, 2 hours by default, before the class). A seat taken after that gets none: the
     booking confirmation just said it all."""
     query = (
         select(ClassBooking, ClassSession)
@@ -53,7 +69,9 @@ async def send_class_reminders(session: AsyncSession, now: datetime) -> int:
         if cs.gym_id not in rules_by_gym:
             rules_by_gym[cs.gym_id] = await class_rules(session, cs.gym_id)
         rules = rules_by_gym[cs.gym_id]
-        due_at = cs.starts_at - rules.reminder_before
+        gym = await session.get(Gym, cs.gym_id)
+        assert gym is not None
+        due_at = reminder_due(cs.starts_at, rules.reminder_before, gym)
         if now < due_at:
             continue
         booking.reminded_at = now
@@ -78,7 +96,12 @@ async def _remind(
     location = await session.get(Location, cs.location_id)
     assert gym is not None and member is not None and class_type is not None
     lang = member.locale if member.locale in messages.TEXTS else "es"
-    local = cs.starts_at.astimezone(ZoneInfo(gym.timezone))
+    tz = ZoneInfo(gym.timezone)
+    local = cs.starts_at.astimezone(tz)
+    # Sent the evening before (quiet hours): the text says "tomorrow", not "today".
+    kind = (
+        "class_reminder" if local.date() == now.astimezone(tz).date() else "class_reminder_tomorrow"
+    )
     instructor = messages.text(lang, "with", name=cs.instructor_name) if cs.instructor_name else ""
     values = {
         "cls": class_type.name,
@@ -89,9 +112,9 @@ async def _remind(
         session,
         gym=gym,
         member=member,
-        body=messages.text(lang, "class_reminder", **values, instructor=instructor),
+        body=messages.text(lang, kind, **values, instructor=instructor),
         now=now,
-        template_sid=rules.template("class_reminder"),
+        template_sid=rules.template(kind),
         template_values={"1": values["cls"], "2": values["time"], "3": values["location"]},
     )
 

@@ -13,19 +13,28 @@ from backend.messaging.models import OutboxMessage
 from backend.messaging.service import queue_message
 
 
+def _is_quiet(hour: int, start_hour: int, end_hour: int) -> bool:
+    if start_hour > end_hour:  # overnight, e.g. 21–8
+        return start_hour <= hour or hour < end_hour
+    return start_hour <= hour < end_hour
+
+
 def after_quiet_hours(now: datetime, tz: ZoneInfo, start_hour: int, end_hour: int) -> datetime:
     """`now` if it is outside the quiet hours (local), else the moment they end."""
     local = now.astimezone(tz)
-    hour = local.hour
-    quiet = (
-        (start_hour <= hour or hour < end_hour)
-        if start_hour > end_hour
-        else (start_hour <= hour < end_hour)
-    )
-    if not quiet:
+    if not _is_quiet(local.hour, start_hour, end_hour):
         return now
-    day = local.date() if hour < end_hour else local.date() + timedelta(days=1)
+    day = local.date() if local.hour < end_hour else local.date() + timedelta(days=1)
     return datetime.combine(day, time(end_hour), tz)
+
+
+def quiet_since(moment: datetime, tz: ZoneInfo, start_hour: int, end_hour: int) -> datetime | None:
+    """When the quiet hours around `moment` (local) began, or None outside them."""
+    local = moment.astimezone(tz)
+    if not _is_quiet(local.hour, start_hour, end_hour):
+        return None
+    day = local.date() if local.hour >= start_hour else local.date() - timedelta(days=1)
+    return datetime.combine(day, time(start_hour), tz)
 
 
 async def notify_member(

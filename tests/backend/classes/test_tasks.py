@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,15 @@ from tests.factories import (
     standard_gym,
 )
 
+TZ = ZoneInfo("America/Mexico_City")  # the standard gym's; quiet hours 21:00–8:00
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    """A fixed local time: reminders depend on the hour (quiet hours), not on when CI runs."""
+    return datetime.combine(
+        utcnow().astimezone(TZ).date() + timedelta(days=1), time(hour, minute), TZ
+    )
+
 
 async def bodies(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(OutboxMessage.body))).all())
@@ -29,7 +39,7 @@ async def bodies(session: AsyncSession) -> list[str]:
 
 async def test_reminder_two_hours_before_is_sent_once(session: AsyncSession) -> None:
     gym, centro, _, premium, _ = await standard_gym(session)
-    now = utcnow()
+    now = tomorrow_at(10)
     cs = await make_class_session(
         session, await make_class_type(session, gym), centro, starts_at=now + timedelta(hours=5)
     )
@@ -42,12 +52,34 @@ async def test_reminder_two_hours_before_is_sent_once(session: AsyncSession) -> 
     assert await send_class_reminders(session, now + timedelta(hours=3, minutes=6)) == 0
     [body] = await bodies(session)
     assert "Recordatorio" in body and "Spinning" in body and "GoGym Centro" in body
-    assert "con Karla" in body
+    assert "es hoy a las 3:00 p.m." in body and "con Karla" in body
+
+
+async def test_an_early_class_is_reminded_the_evening_before_not_in_quiet_hours(
+    session: AsyncSession,
+) -> None:
+    gym, centro, _, premium, _ = await standard_gym(session)
+    now = tomorrow_at(12)
+    starts = tomorrow_at(6, 30) + timedelta(days=1)  # due at 4:30, inside 21:00–8:00
+    cs = await make_class_session(session, await make_class_type(session, gym), centro, starts)
+    ana = await make_member(session, gym)
+    await make_subscription(session, ana, premium)
+    await book(session, gym=gym, member=ana, session_id=cs.id, now=now)
+    late = await make_member(session, gym, phone="+5215511110000")
+    await make_subscription(session, late, premium)
+
+    assert await send_class_reminders(session, tomorrow_at(20, 20)) == 0
+    assert await send_class_reminders(session, tomorrow_at(20, 31)) == 1
+    # Booked after that, at night: the confirmation was the reminder.
+    await book(session, gym=gym, member=late, session_id=cs.id, now=tomorrow_at(23))
+    assert await send_class_reminders(session, starts - timedelta(hours=2)) == 0
+    [body] = await bodies(session)
+    assert "es mañana a las 6:30 a.m." in body
 
 
 async def test_no_reminder_for_a_seat_taken_inside_the_window(session: AsyncSession) -> None:
     gym, centro, _, premium, _ = await standard_gym(session)
-    now = utcnow()
+    now = tomorrow_at(10)
     cs = await make_class_session(
         session, await make_class_type(session, gym), centro, starts_at=now + timedelta(hours=1)
     )
@@ -61,7 +93,7 @@ async def test_no_reminder_for_a_seat_taken_inside_the_window(session: AsyncSess
 async def test_reminder_uses_the_gyms_template_when_configured(session: AsyncSession) -> None:
     gym, centro, _, premium, _ = await standard_gym(session)
     session.add(ClassSettings(gym_id=gym.id, templates={"class_reminder": "HX123"}))
-    now = utcnow()
+    now = tomorrow_at(10)
     cs = await make_class_session(
         session, await make_class_type(session, gym), centro, starts_at=now + timedelta(hours=3)
     )
