@@ -27,6 +27,7 @@ ALERT_KINDS = (
     "missing_locally",
     "status_mismatch",
     "missing_at_provider",
+    "referral_reversed",
 )
 
 

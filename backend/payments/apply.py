@@ -36,6 +36,7 @@ from backend.payments.provider import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from backend.referrals import rewards as referral_rewards
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,13 @@ class _Context:
                 {"why": "charged_back", "payment_id": self.row.id},
             )  # fmt: skip
             await _suspend(self.session, inv, actor=self.actor, now=self.now)
+        await referral_rewards.reverse_unpaid(
+            self.session,
+            [i.id for i in invoices],
+            why="charged_back",
+            actor=self.actor,
+            now=self.now,
+        )
         await raise_alert(
             self.session,
             gym_id=self.gym.id,
@@ -515,6 +523,7 @@ async def refund_effects(
     """
     if full:
         row.status = "refunded"
+        voided = [inv.id for inv in invoices if inv.status == "paid"]
         for inv in invoices:
             if inv.status != "paid":
                 continue
@@ -546,6 +555,7 @@ async def refund_effects(
                 and (inv.period_end is None or inv.period_end > now)
             ):
                 await transition(session, sub, "canceled", actor=actor, now=now, why="refunded")
+        await referral_rewards.reverse_unpaid(session, voided, why="refunded", actor=actor, now=now)
     else:
         await audit(
             session, gym.id, actor, "payment.partially_refunded", "payment", row.id,

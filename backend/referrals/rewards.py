@@ -5,7 +5,7 @@ the expiry of codes and unconverted referrals."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from backend.gyms.models import Gym
 from backend.members.models import Member
 from backend.members.service import audit, record_event
 from backend.messaging.notify import notify_member
+from backend.payments.alerts import raise_alert
 from backend.referrals import fraud, messages, programs
 from backend.referrals.models import (
     FeatureGrant,
@@ -583,7 +584,7 @@ async def _close(
     for reward in rewards:
         if reward.status == "pending_review":
             reward.status = "rejected"
-        elif reward.status == "granted" and reward.side == "referred":
+        elif reward.status == "granted":
             await _take_back(session, reward, now, actor)
     # The friend never converted: the code's use goes back (a one-use code can be shared
     # again).
@@ -607,25 +608,83 @@ async def _close(
 async def _take_back(
     session: AsyncSession, reward: ReferralReward, now: datetime, actor: str
 ) -> None:
-    """Reverse what is left of the welcome credit (what was already used stays used)."""
-    left = min(reward.amount_cents, await credits.balance(session, reward.gym_id, reward.member_id))
-    key = f"referral:{reward.referral_id}:referred:reversal"
-    done = await session.scalar(select(CreditEntry.id).where(CreditEntry.idempotency_key == key))
-    if left > 0 and done is None:
-        session.add(
-            CreditEntry(
-                gym_id=reward.gym_id,
-                member_id=reward.member_id,
-                amount_cents=-left,
-                reason="reversal",
-                note=f"referido #{reward.referral_id} cerrado",
-                idempotency_key=key,
-                created_by=actor,
-                created_at=now,
-            )
+    """Undo what a granted reward still holds: the unused part of its credit (what was
+    spent stays spent) or the rest of its feature grant. Free days already added to a
+    membership stay: the period may have been paid on since (staff are told)."""
+    if reward.kind == "free_days":
+        return
+    if reward.kind == "feature":
+        grant = (
+            await session.get(FeatureGrant, reward.feature_grant_id)
+            if reward.feature_grant_id
+            else None
         )
+        if grant is not None and grant.ends_at > now:
+            grant.ends_at = max(now, grant.starts_at)
+    else:
+        balance = await credits.balance(session, reward.gym_id, reward.member_id)
+        left = min(reward.amount_cents, balance)
+        key = f"referral:{reward.referral_id}:{reward.side}:reversal"
+        done = await session.scalar(
+            select(CreditEntry.id).where(CreditEntry.idempotency_key == key)
+        )
+        if left > 0 and done is None:
+            session.add(
+                CreditEntry(
+                    gym_id=reward.gym_id,
+                    member_id=reward.member_id,
+                    amount_cents=-left,
+                    reason="reversal",
+                    note=f"referido #{reward.referral_id} cerrado",
+                    idempotency_key=key,
+                    created_by=actor,
+                    created_at=now,
+                )
+            )
     reward.status = "reversed"
     await session.flush()
+
+
+async def reverse_unpaid(
+    session: AsyncSession, invoice_ids: Sequence[int], *, why: str, actor: str, now: datetime
+) -> int:
+    """The invoices are no longer paid (refunded in full or charged back). A referral that
+    one of them converted did not convert after all: it is rejected with `why`, rewards
+    still under review are dropped, granted ones are taken back as far as they can be
+    (`_take_back`), and staff are alerted. Returns how many referrals were reversed."""
+    if not invoice_ids:
+        return 0
+    query = select(Referral).where(
+        Referral.invoice_id.in_(invoice_ids), Referral.status.in_(("converted", "rewarded"))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    referrals = (await session.scalars(query.order_by(Referral.id))).all()
+    for referral in referrals:
+        kept = await session.scalar(
+            select(ReferralReward.kind).where(
+                ReferralReward.referral_id == referral.id,
+                ReferralReward.status == "granted",
+                ReferralReward.kind == "free_days",
+            )
+        )
+        await _close(session, referral, "rejected", now, actor, reason=why)
+        await raise_alert(
+            session,
+            gym_id=referral.gym_id,
+            kind="referral_reversed",
+            subject=f"referral:{referral.id}",
+            message=f"Referido #{referral.id} revertido: su primer pago fue "
+            f"{_WHY_ES.get(why, why)}."
+            + (" Los días gratis que ya se dieron se quedan; revísalo." if kept else ""),
+            now=now,
+            invoice_id=referral.invoice_id,
+            data={"referral_id": referral.id, "why": why},
+        )
+    return len(referrals)
+
+
+_WHY_ES = {"refunded": "reembolsado", "charged_back": "contracargado"}
 
 
 # --- expiry ----------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from backend.billing.invoices import lock_invoice, settle
 from backend.billing.models import Subscription
 from backend.cfdi.models import MemberFiscalProfile
 from backend.db import transaction
-from backend.payments.models import PaymentMethod
+from backend.integrations.fake_payments import FakePaymentProvider
+from backend.payments.models import Payment, PaymentAlert, PaymentMethod
+from backend.payments.refunds import refund_payment
 from backend.referrals import codes, rewards, service
 from backend.referrals.models import FeatureGrant, Referral, ReferralCode, ReferralReward
 from backend.types import utcnow
@@ -332,3 +334,58 @@ async def test_one_use_code_raced_by_two_friends_has_one_winner(
     async with committed_sessionmaker() as session:
         assert len((await session.scalars(select(Referral))).all()) == 1
         assert (await session.get(ReferralCode, code.id)).uses == 1  # type: ignore[union-attr]
+
+
+async def test_a_refunded_first_payment_takes_both_rewards_back(
+    session: AsyncSession, ref: Ref
+) -> None:
+    sofia = await friend(session, ref)
+    await service.redeem(session, ref.gym, sofia, ref.code.code, ref.now, actor="t")
+    invoice = await signs_up_and_pays(session, ref, sofia)
+    assert await rewards.process_member(session, sofia.id, ref.now) == "rewarded"
+    assert await credits.balance(session, ref.gym.id, ref.ana.id) == 20000
+    uses = ref.code.uses
+    payment = await session.scalar(select(Payment).where(Payment.invoice_id == invoice.id))
+    assert payment is not None
+
+    later = ref.now + timedelta(days=2)
+    await refund_payment(
+        session, FakePaymentProvider(), ref.gym.id, payment.id, None, actor="staff:1", now=later
+    )
+    referral = await session.scalar(select(Referral))
+    assert referral is not None
+    assert (referral.status, referral.reject_reason) == ("rejected", "refunded")
+    statuses = set((await session.scalars(select(ReferralReward.status))).all())
+    assert statuses == {"reversed"}
+    # The referrer's unused credit and the friend's welcome credit (given back to her
+    # balance by the voided invoice) are both gone; the code's use is back.
+    assert await credits.balance(session, ref.gym.id, ref.ana.id) == 0
+    assert await credits.balance(session, ref.gym.id, sofia.id) == 0
+    await session.refresh(ref.code)
+    assert ref.code.uses == uses - 1
+    alert = await session.scalar(
+        select(PaymentAlert).where(PaymentAlert.kind == "referral_reversed")
+    )
+    assert alert is not None and "reembolsado" in alert.message
+    # Paying again later does not reward anyone a second time.
+    await rewards.sweep(session, later)
+    assert await credits.balance(session, ref.gym.id, ref.ana.id) == 0
+
+
+async def test_a_refund_ends_a_feature_reward_and_keeps_spent_credit_spent(
+    session: AsyncSession, ref: Ref
+) -> None:
+    ref.program.referrer_reward, ref.program.referrer_feature = "feature", "body_scan"
+    sofia = await friend(session, ref)
+    await service.redeem(session, ref.gym, sofia, ref.code.code, ref.now, actor="t")
+    invoice = await signs_up_and_pays(session, ref, sofia)
+    await rewards.process_member(session, sofia.id, ref.now)
+    grant = await session.scalar(select(FeatureGrant))
+    assert grant is not None and grant.ends_at > ref.now
+    payment = await session.scalar(select(Payment).where(Payment.invoice_id == invoice.id))
+    assert payment is not None
+    later = ref.now + timedelta(days=2)
+    await refund_payment(
+        session, FakePaymentProvider(), ref.gym.id, payment.id, None, actor="staff:1", now=later
+    )
+    assert grant.ends_at == later
