@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dialogs.nlu.data import EntitySpan, load_training_data, parse_example
+from dialogs.nlu.data import EntitySpan, Example, load_training_data, parse_example
+from dialogs.nlu.normalize import normalize
 
 NLU_DATA = Path(__file__).resolve().parents[3] / "nlu_data"
 FLOW_INTENTS = {
@@ -82,6 +83,19 @@ def test_real_data_annotations_are_all_parsed() -> None:
         assert not re.search(r"\]\(|\]\{", ex.text), ex.text  # no annotation left unparsed
         for span in ex.entities:
             assert 0 <= span.start < span.end <= len(ex.text), ex
+
+
+def test_real_data_has_no_twins_once_normalized() -> None:
+    # A twin would sit in both the training and the test folds of cross-validation,
+    # and a twin with another label is a contradiction the model cannot learn.
+    seen: dict[str, Example] = {}
+    twins = []
+    for ex in load_training_data(NLU_DATA).examples:
+        key = normalize(ex.text)
+        if key in seen:
+            twins.append((seen[key].intent, seen[key].text, ex.intent, ex.text))
+        seen.setdefault(key, ex)
+    assert not twins, twins
 
 
 def test_real_data_regexes_lookups_and_synonyms() -> None:
