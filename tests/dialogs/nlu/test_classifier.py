@@ -137,10 +137,11 @@ def test_injection_and_gibberish_are_out_of_scope(nlu_model: IntentModel, text: 
     assert nlu_model.parse(text).intent == FALLBACK_INTENT
 
 
-def test_low_confidence_falls_back_to_out_of_scope(nlu_model: IntentModel) -> None:
+def test_gibberish_is_out_of_scope_and_no_intent_is_confident(nlu_model: IntentModel) -> None:
+    # Out of scope by the model itself or by the threshold: the same flow answers both.
     result = nlu_model.parse("zzkq vvbx pplt")
-    assert result.confidence < nlu_model.threshold
     assert result.intent == FALLBACK_INTENT
+    assert all(p < nlu_model.threshold for i, p in result.candidates if i != FALLBACK_INTENT)
 
 
 def test_the_threshold_decides_the_fallback(nlu_model: IntentModel) -> None:
