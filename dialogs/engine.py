@@ -38,7 +38,7 @@ from backend.settings import Settings
 from backend.types import utcnow
 from dialogs.catalog import t
 from dialogs.flows import FLOWS, INTENT_FLOWS
-from dialogs.flows.onboarding import ONBOARDING, PROSPECT_GREET
+from dialogs.flows.onboarding import ONBOARDING, PROSPECT_GREET, WELCOME_INTENTS
 from dialogs.messages import InboundMessage, OutboundMessage, TurnResult
 from dialogs.nlu.assist import AssistedNlu
 from dialogs.nlu.classifier import IntentModel, NluResult
@@ -223,7 +223,7 @@ class DialogueEngine:
 
     def _route(self, turn: Turn) -> Flow:
         member = turn.member
-        if member.status == "prospect" and member.name is None:
+        if member.status == "prospect" and member.name is None and turn.intent in WELCOME_INTENTS:
             return ONBOARDING
         if turn.message.location is not None:
             return INTENT_FLOWS["check_in"]

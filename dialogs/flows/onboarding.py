@@ -18,6 +18,12 @@ _NAME_WORD = re.compile(r"^[A-Za-zÀ-ÿñÑ][A-Za-zÀ-ÿñÑ'.-]{0,24}$")
 # Replies that are not names even when they look like one word.
 _NOT_NAMES = frozenset({"hola", "si", "sí", "no", "ok", "va", "gracias", "ayuda", "help", "hi"})
 MAX_TRIES = 2
+# What a new number may say before giving a name without asking for anything: these get
+# the welcome and the name question. A question or request (prices, hours, a person) is
+# answered right away instead; the name can wait for the next hello.
+WELCOME_INTENTS = frozenset(
+    {"greet", "out_of_scope", "affirm", "deny", "thanks", "goodbye", "referral_redeem"}
+)
 
 
 # Intents under which a bare word is still a name ("Sofía" reads as nothing else).
@@ -49,6 +55,8 @@ async def start(turn: Turn) -> str:
 
 async def ask_name(turn: Turn) -> str:
     name = extract_name(turn.message.text, turn.intent)
+    if name is None and turn.intent not in WELCOME_INTENTS:
+        return PASS
     if name is None:
         tries = turn.slots.get("tries", 0) + 1
         if tries > MAX_TRIES:

@@ -84,3 +84,20 @@ async def test_help_and_menu_always_work_mid_flow(wa: WhatsApp, session: AsyncSe
     wa.phone = PROSPECT
     await wa.say("hola")
     assert "puedo hacer" in await wa.say("menú")
+
+
+async def test_a_new_number_gets_its_question_answered_before_the_name(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    await standard_gym(session)
+    await session.commit()
+    wa.phone = PROSPECT
+
+    prices = await wa.say("cuánto cuesta la mensualidad?")
+    assert "$799" in prices and "¿Cómo te llamas?" not in prices
+    assert "¿Cómo te llamas?" in await wa.say("hola")
+    # Asked for a name, they ask something else: answered, not asked for the name again.
+    hours = await wa.say("a qué hora abren?")
+    assert "Hoy:" in hours and "llamas" not in hours
+    assert "¿Cómo te llamas?" in await wa.say("buenas")
+    assert "Paco" in await wa.say("me llamo Paco")
