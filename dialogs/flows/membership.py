@@ -452,9 +452,9 @@ async def freeze_days(turn: Turn) -> str:
     sub = await _freezable(turn)
     if sub is None:
         return END
-    if is_no(turn):
-        return await _freeze_declined(turn)
     days = parse_duration(turn.message.text, turn.now.astimezone(_tz(turn)))
+    if is_no(turn) and days is None:  # "no sé, como un mes" answers the question
+        return await _freeze_declined(turn)
     if days == "past":
         return await retry(turn, "freeze_past_date")
     if not isinstance(days, int):
@@ -604,7 +604,9 @@ async def cancel_start(turn: Turn) -> str:
 
 async def cancel_reason(turn: Turn) -> str:
     text = turn.message.text
-    if says_regret(text) or is_no(turn):
+    # A reason the member gives ("está muy caro", "no, ya no tengo tiempo") answers the
+    # question even when it reads as a decline.
+    if says_regret(text) or (is_no(turn) and reason_from_text(text) == "other"):
         turn.say("cancel_not_done")
         return END
     if turn.intent == "cancel_membership" or _CANCEL_WORD.search(fold(text)):

@@ -304,6 +304,26 @@ async def test_free_text_reason_and_accepting_a_cheaper_plan(
     assert feedback.data["text"] == "está muy caro para mí"
 
 
+async def test_a_reason_that_starts_with_no_is_a_reason(
+    wa: WhatsApp, session: AsyncSession
+) -> None:
+    g = await self_gym(session)
+    await wa.say("me quiero dar de baja")
+    reply = await wa.say("no, ya no me alcanza el dinero")
+    assert "*Basico*" in reply and "no cancelé nada" not in reply
+    await session.refresh(g.sub)
+    assert not g.sub.cancel_at_period_end
+
+
+async def test_an_unsure_duration_is_still_a_duration(wa: WhatsApp, session: AsyncSession) -> None:
+    g = await self_gym(session)
+    assert "días" in await wa.say("quiero congelar mi membresía")
+    reply = await wa.say("no sé, como un mes")
+    assert "Congelo tu membresía *Premium*" in reply
+    await session.refresh(g.sub)
+    assert g.sub.status == "active"
+
+
 async def test_no_to_everything_cancels_nothing(wa: WhatsApp, session: AsyncSession) -> None:
     g = await self_gym(session)
     await wa.say("quiero cancelar")
