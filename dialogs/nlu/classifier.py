@@ -130,13 +130,13 @@ class FastScorer:
             for i, w in weights.items():
                 index.append(offset + i)
                 values.append(w / norm)
-        x = np.asarray(values)
         scores = self._intercept.copy()
-        hidden = self._mlp.b1_.astype(np.float64)
+        hidden = self._mlp.b1_.copy()
         if index:
-            scores += self._coef_t[index].T @ x
-            hidden += self._mlp.w1_[index].T @ x
-        hidden = np.maximum(hidden, 0)
+            scores += np.asarray(values) @ self._coef_t[index]
+            # float32 like the network's own predict_proba (and a third faster)
+            hidden += np.asarray(values, dtype=np.float32) @ self._mlp.w1_[index]
+        np.maximum(hidden, 0, out=hidden)
         return (softmax(scores) + softmax(hidden @ self._mlp.w2_ + self._mlp.b2_)) / 2
 
 
